@@ -1,0 +1,225 @@
+"""The `analyzer` command: a thin click layer over the library."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from analyzer.config import DB_ENV_VAR, default_db_path
+from analyzer.errors import AnalyzerError
+from analyzer.pipeline import IngestOptions, Ingestor, Outcome, collect_inputs
+from analyzer.records import CALL_TYPES
+from analyzer.sources import make_meta
+from analyzer.speakers import parse_channel_roles
+from analyzer.store import Store
+from analyzer.trackers import TRACKERS_ENV_VAR, load_trackers
+
+console = Console(stderr=True)
+# Piped output gets wide rows rather than rich's 80-column default.
+out = Console() if Console().is_terminal else Console(width=200)
+
+db_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"DuckDB file (default: ${DB_ENV_VAR} or ./analyzer.duckdb).",
+)
+trackers_option = click.option(
+    "--trackers",
+    "trackers_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Your tracker YAML, merged over models/trackers.yaml (or ${TRACKERS_ENV_VAR}).",
+)
+
+
+def _store(db: Path | None, *, create: bool = False) -> Store:
+    store = Store(db or default_db_path())
+    if create or store.path.exists():
+        store.migrate()
+    return store
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
+@click.version_option(package_name="call-analyzer")
+def cli(verbose: bool) -> None:
+    """Call analyzer: transcribe sales and CS calls, track topics, store them in DuckDB."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with file,call_id,rep,account,call_type,date,title (matched by file name).")
+@click.option("--rep", help="The rep on the call(s).")
+@click.option("--account", help="The customer account.")
+@click.option("--call-type", type=click.Choice(CALL_TYPES), help="sales or cs.")
+@click.option("--date", "call_date", help="Call date, YYYY-MM-DD.")
+@click.option("--title", help="Call title.")
+@click.option("--call-id", help="Id for the call (one file only); default: file name + hash.")
+@click.option("--model", default=None,
+              help="faster-whisper model name or directory (default: bundled tiny.en).")
+@click.option("--channels", "channel_roles", default="rep,customer", show_default=True,
+              help="Roles of the left,right channels of a stereo recording.")
+@click.option("--force", is_flag=True, help="Re-ingest files already stored (same sha256).")
+@trackers_option
+@db_option
+def ingest(paths, manifest, rep, account, call_type, call_date, title, call_id, model,
+           channel_roles, force, trackers_file, db) -> None:
+    """Ingest recordings or transcripts (files or folders).
+
+    Audio: wav, mp3, m4a, ogg/opus, flac, webm, mp4 (anything FFmpeg decodes).
+    Transcripts: WebVTT with speaker tags, SRT, or our JSON. A folder with a manifest.csv
+    ingests the files the manifest lists. Exits 1 if any file failed.
+
+    Example:
+
+        analyzer ingest call.wav --rep "Priya Shah" --account "Acme Logistics" \\
+            --call-type sales --date 2026-10-02
+    """
+    try:
+        default = make_meta(call_id=call_id, rep=rep, account=account, call_type=call_type,
+                            date=call_date, title=title)
+        roles = parse_channel_roles(channel_roles)
+        files, metas = collect_inputs(paths, manifest)
+    except (AnalyzerError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    if call_id and len(files) > 1:
+        raise click.ClickException("--call-id names one call; give it with a single file")
+    if not files:
+        raise click.ClickException("no supported files found in the given paths")
+    try:
+        store = _store(db, create=True)
+        ingestor = Ingestor(store, load_trackers(trackers_file),
+                            IngestOptions(model=model, force=force, channel_roles=roles))
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+
+    with Progress(
+        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), console=console, transient=False,
+    ) as progress:
+        task = progress.add_task("", total=len(files))
+
+        def report(outcome: Outcome) -> None:
+            progress.advance(task)
+            progress.console.print(_outcome_line(outcome), highlight=False)
+
+        summary = ingestor.ingest_many(files, metas, default, on_done=report)
+    console.print(
+        f"{summary.count('ok')} ingested, {summary.count('skipped')} skipped, "
+        f"{summary.count('failed')} failed -> {store.path}"
+    )
+    if summary.failed:
+        sys.exit(1)
+
+
+def _outcome_line(outcome: Outcome) -> str:
+    if outcome.status == "ok":
+        return (f"[green]ok[/]      {outcome.path}: {outcome.utterances} utterances, "
+                f"{outcome.mentions} mentions ({outcome.duration_s:.0f} s) -> {outcome.call_id}")
+    if outcome.status == "skipped":
+        return f"[yellow]skipped[/] {outcome.path}: {outcome.detail} ({outcome.call_id})"
+    return f"[red]error[/]   {outcome.path}: {outcome.detail}"
+
+
+@cli.command()
+@trackers_option
+@db_option
+def retag(trackers_file, db) -> None:
+    """Re-run the trackers on every stored transcript (no re-transcription).
+
+    Example:
+
+        analyzer retag --trackers my_trackers.yaml
+    """
+    try:
+        store = _store(db)
+        ingestor = Ingestor(store, load_trackers(trackers_file))
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+    total = ingestor.retag()
+    console.print(f"re-tagged {total} calls -> {store.path}")
+
+
+@cli.command()
+@click.option("--rep")
+@click.option("--account")
+@click.option("--status", type=click.Choice(["ok", "failed"]))
+@click.option("--limit", default=100, show_default=True)
+@db_option
+def calls(rep, account, status, limit, db) -> None:
+    """List stored calls, newest first.
+
+    Example:
+
+        analyzer calls --rep "Priya Shah"
+    """
+    rows = _store(db).calls(rep=rep, account=account, status=status, limit=limit)
+    _print_table(rows, "calls")
+
+
+@cli.command()
+@click.option("--rep")
+@click.option("--account")
+@click.option("--category")
+@click.option("--call", "call_id", help="Only this call.")
+@click.option("--limit", default=200, show_default=True)
+@db_option
+def mentions(rep, account, category, call_id, limit, db) -> None:
+    """List tracked mentions with their quotes.
+
+    Example:
+
+        analyzer mentions --rep "Priya Shah" --category competitor
+    """
+    rows = _store(db).mentions(rep=rep, account=account, category=category, call_id=call_id,
+                               limit=limit)
+    _print_table(rows, "mentions")
+
+
+@cli.command()
+@trackers_option
+def trackers(trackers_file) -> None:
+    """Show the trackers in force (defaults merged with your file).
+
+    Example:
+
+        analyzer trackers --trackers my_trackers.yaml
+    """
+    try:
+        tracker_set = load_trackers(trackers_file)
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+    rows = [
+        {"name": t.name, "category": t.category, "said_by": t.said_by,
+         "phrases": ", ".join(t.phrases[:6]) + (" …" if len(t.phrases) > 6 else "")}
+        for t in tracker_set.trackers
+    ]
+    _print_table(rows, "trackers")
+
+
+def _print_table(rows: list[dict], what: str) -> None:
+    if not rows:
+        console.print(f"no {what}")
+        return
+    table = Table(show_lines=False)
+    for column in rows[0]:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    out.print(table)
+
+
+def main() -> None:
+    cli(prog_name="analyzer")

@@ -1,0 +1,28 @@
+"""Where things live: the database file, the bundled model assets, the default trackers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DB_ENV_VAR = "ANALYZER_DB"
+DEFAULT_DB_NAME = "analyzer.duckdb"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def models_dir() -> Path:
+    """The project's `models/` folder: the repo's copy in a checkout, the packaged copy in a wheel."""
+    for candidate in (_PACKAGE_DIR.parent / "models", _PACKAGE_DIR / "_models"):
+        if (candidate / "trackers.yaml").is_file():
+            return candidate
+    raise FileNotFoundError("models/trackers.yaml not found next to the analyzer package")
+
+
+def default_trackers_path() -> Path:
+    return models_dir() / "trackers.yaml"
+
+
+def default_db_path() -> Path:
+    """`$ANALYZER_DB` if set, else `analyzer.duckdb` in the current directory."""
+    return Path(os.environ.get(DB_ENV_VAR) or DEFAULT_DB_NAME)

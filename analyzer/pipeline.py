@@ -1,0 +1,206 @@
+"""Ingest: one file through sources -> speakers -> transcribe -> tagging -> store.
+
+Every stage runs before the database is touched, so a crash or a bad file never leaves a half
+written call: the store commits a finished call in one transaction, or a `failed` row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from analyzer.errors import AnalyzerError, InputError
+from analyzer.records import CallMeta, CallRecord, Transcript
+from analyzer.sources import (
+    SUPPORTED_EXTENSIONS,
+    kind_of,
+    load_audio,
+    read_manifest,
+    read_transcript,
+    sha256_of,
+)
+from analyzer.speakers import DEFAULT_CHANNEL_ROLES, assign_roles, split_sides
+from analyzer.store import Store
+from analyzer.tagging import KeywordTagger
+from analyzer.trackers import TrackerSet
+from analyzer.transcribe import transcribe, vocabulary_prompt
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    model: str | None = None
+    force: bool = False
+    channel_roles: tuple[str, str] = DEFAULT_CHANNEL_ROLES
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one input file."""
+
+    path: Path
+    status: str  # "ok", "skipped" or "failed"
+    call_id: str | None = None
+    detail: str = ""
+    utterances: int = 0
+    mentions: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass
+class BatchSummary:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(outcome.status == status for outcome in self.outcomes)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
+
+
+def collect_inputs(
+    paths: Iterable[Path], manifest_path: Path | None = None
+) -> tuple[list[Path], dict[str, CallMeta]]:
+    """Expand folders into the files to ingest, and read the manifest that describes them.
+
+    A folder with a `manifest.csv` (or the one given) contributes exactly the files the manifest
+    lists; a folder without one contributes every supported file in it, recursively.
+    """
+    manifest = read_manifest(manifest_path) if manifest_path else {}
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            folder_manifest = path / MANIFEST_NAME
+            if manifest_path is None and folder_manifest.is_file():
+                listed = read_manifest(folder_manifest)
+                manifest.update(listed)
+                files.extend(path / name for name in listed)
+            elif manifest:
+                files.extend(path / name for name in manifest)
+            else:
+                files.extend(
+                    sorted(
+                        child
+                        for child in path.rglob("*")
+                        if child.is_file() and child.suffix.lower() in SUPPORTED_EXTENSIONS
+                    )
+                )
+        else:
+            files.append(path)
+    return list(dict.fromkeys(files)), manifest
+
+
+def default_call_id(path: Path, sha256: str) -> str:
+    return f"{path.stem}-{sha256[:8]}"
+
+
+class Ingestor:
+    """Holds the loaded tagger and the store; ingests files one at a time."""
+
+    def __init__(self, store: Store, trackers: TrackerSet, options: IngestOptions | None = None):
+        self.store = store
+        self.trackers = trackers
+        self.options = options or IngestOptions()
+        self.tagger = KeywordTagger(trackers)
+        self.prompt = vocabulary_prompt(trackers.names())
+
+    def ingest(self, path: Path, meta: CallMeta) -> Outcome:
+        """Ingest one file. Never raises for a bad input: the failure is stored and returned."""
+        if not path.is_file():
+            return Outcome(path, "failed", detail="file not found")
+        try:
+            sha256 = sha256_of(path)
+        except OSError as error:
+            return Outcome(path, "failed", detail=f"cannot read file ({error.strerror or error})")
+        call_id = meta.call_id or default_call_id(path, sha256)
+        existing = self.store.find_by_sha(sha256)
+        if existing and existing["status"] == "ok" and not self.options.force:
+            return Outcome(path, "skipped", existing["call_id"], "already ingested (same sha256)")
+        if existing and existing["call_id"] != call_id:
+            call_id = existing["call_id"]  # re-ingesting the same content keeps its id
+        try:
+            transcript = self._transcript(path, meta)
+            mentions = tuple(self.tagger.tag(transcript.utterances))
+        except AnalyzerError as error:
+            return self._fail(path, sha256, call_id, meta, str(error))
+        except Exception as error:  # a decoder or model bug on odd input must not stop a batch
+            logger.exception("unexpected error ingesting %s", path)
+            return self._fail(path, sha256, call_id, meta, f"internal error ({error!r})")
+        record = CallRecord(call_id, str(path), sha256, meta, transcript, mentions)
+        self.store.save_call(record)
+        return Outcome(
+            path,
+            "ok",
+            call_id,
+            utterances=len(transcript.utterances),
+            mentions=len(mentions),
+            duration_s=transcript.duration_s,
+        )
+
+    def _fail(self, path: Path, sha256: str, call_id: str, meta: CallMeta, reason: str) -> Outcome:
+        record = CallRecord(call_id, str(path), sha256, meta, status="failed", error=reason)
+        self.store.save_call(record)
+        return Outcome(path, "failed", call_id, reason)
+
+    def _transcript(self, path: Path, meta: CallMeta) -> Transcript:
+        kind = kind_of(path)
+        if kind != "audio":
+            utterances = assign_roles(read_transcript(path, kind), meta.rep)
+            return Transcript(
+                utterances=tuple(utterances),
+                duration_s=max(u.end_s for u in utterances),
+                source_kind=kind,
+                channels=len({u.speaker for u in utterances}),
+            )
+        audio = load_audio(path)
+        sides = split_sides(audio, self.options.channel_roles)
+        if meta.rep:
+            sides = [replace(s, speaker=meta.rep) if s.role == "rep" else s for s in sides]
+        return transcribe(sides, audio.duration_s, model_name=self.options.model, prompt=self.prompt)
+
+    def ingest_many(
+        self,
+        files: Sequence[Path],
+        metas: dict[str, CallMeta],
+        default: CallMeta,
+        on_done: Callable[[Outcome], None] | None = None,
+    ) -> BatchSummary:
+        """Ingest files in order; one bad file never stops the batch."""
+        summary = BatchSummary()
+        for path in files:
+            meta = metas.get(path.name, default)
+            if meta is not default:
+                meta = _fill(meta, default)
+            outcome = self.ingest(path, meta)
+            summary.outcomes.append(outcome)
+            if on_done:
+                on_done(outcome)
+        return summary
+
+    def retag(self, on_done: Callable[[str, int], None] | None = None) -> int:
+        """Re-run the trackers over every stored transcript; returns the number of calls."""
+        call_ids = self.store.call_ids()
+        for call_id in call_ids:
+            mentions = self.tagger.tag(self.store.utterances(call_id))
+            self.store.replace_mentions(call_id, mentions)
+            if on_done:
+                on_done(call_id, len(mentions))
+        return len(call_ids)
+
+
+def _fill(meta: CallMeta, default: CallMeta) -> CallMeta:
+    """Manifest values win; flags fill what the manifest row leaves empty (never the call_id)."""
+    return CallMeta(
+        call_id=meta.call_id,
+        rep=meta.rep or default.rep,
+        account=meta.account or default.account,
+        call_type=meta.call_type or default.call_type,
+        call_date=meta.call_date or default.call_date,
+        title=meta.title or default.title,
+    )

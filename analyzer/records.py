@@ -1,0 +1,78 @@
+"""The plain records that cross stage boundaries (see DESIGN.md's data flow)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+ROLES = ("rep", "customer", "unknown")
+CALL_TYPES = ("sales", "cs")
+
+
+@dataclass(frozen=True)
+class Word:
+    start_s: float
+    end_s: float
+    text: str  # as Whisper emits it, usually with a leading space
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Utterance:
+    speaker: str
+    role: str
+    start_s: float
+    end_s: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Utterances in time order, plus how they were obtained."""
+
+    utterances: tuple[Utterance, ...]
+    duration_s: float
+    source_kind: str  # "audio" or the transcript format ("vtt", "srt", "json")
+    language: str = "en"
+    asr_model: str | None = None
+    channels: int = 1  # sides transcribed separately (2 for a true stereo call)
+
+
+@dataclass(frozen=True)
+class CallMeta:
+    """What the user tells us about a call (flags or a manifest row)."""
+
+    call_id: str | None = None
+    rep: str | None = None
+    account: str | None = None
+    call_type: str | None = None
+    call_date: dt.date | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Mention:
+    utterance_idx: int
+    category: str
+    tracker: str
+    term: str
+    start_s: float
+    end_s: float
+    snippet: str
+    score: float = 1.0
+    method: str = "keyword"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One ingested call, ready for the store: everything is computed before the write begins."""
+
+    call_id: str
+    source_path: str
+    content_sha256: str
+    meta: CallMeta
+    transcript: Transcript | None = None
+    mentions: tuple[Mention, ...] = ()
+    status: str = "ok"  # or "failed"
+    error: str | None = None

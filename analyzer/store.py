@@ -1,0 +1,408 @@
+"""DuckDB storage: the only module that speaks SQL.
+
+The tables are a public contract (DESIGN.md): `calls`, `utterances`, `mentions`, plus `words`
+and `schema_migrations`. Columns may be added, never renamed.
+
+DuckDB lets one process write at a time, and a writer locks readers in other processes out.
+So no connection lives long: a write opens the file, commits one finished call in one
+transaction and closes; a read opens read-only, queries and closes. Both retry while another
+process holds the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from analyzer.errors import StoreError
+from analyzer.records import CallRecord, Mention, Utterance
+
+logger = logging.getLogger(__name__)
+
+LOCK_RETRY_S = 30.0
+
+# Append-only: each migration runs once, in its own transaction, and is recorded.
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "calls, utterances and mentions",
+        (
+            """CREATE TABLE calls (
+                call_id VARCHAR PRIMARY KEY,
+                source_path VARCHAR,
+                content_sha256 VARCHAR,
+                title VARCHAR,
+                call_type VARCHAR,
+                rep VARCHAR,
+                account VARCHAR,
+                call_date DATE,
+                duration_s DOUBLE,
+                language VARCHAR,
+                asr_model VARCHAR,
+                status VARCHAR NOT NULL,
+                error VARCHAR,
+                ingested_at TIMESTAMP
+            )""",
+            """CREATE TABLE utterances (
+                call_id VARCHAR NOT NULL,
+                idx INTEGER NOT NULL,
+                speaker VARCHAR,
+                role VARCHAR,
+                start_s DOUBLE,
+                end_s DOUBLE,
+                text VARCHAR
+            )""",
+            """CREATE TABLE mentions (
+                call_id VARCHAR NOT NULL,
+                utterance_idx INTEGER NOT NULL,
+                category VARCHAR,
+                tracker VARCHAR,
+                term VARCHAR,
+                start_s DOUBLE,
+                end_s DOUBLE,
+                snippet VARCHAR,
+                score DOUBLE,
+                method VARCHAR
+            )""",
+        ),
+    ),
+    (
+        2,
+        "word timings, source details and lookup indexes",
+        (
+            """CREATE TABLE words (
+                call_id VARCHAR NOT NULL,
+                utterance_idx INTEGER NOT NULL,
+                idx INTEGER NOT NULL,
+                start_s DOUBLE,
+                end_s DOUBLE,
+                word VARCHAR,
+                probability DOUBLE
+            )""",
+            "ALTER TABLE calls ADD COLUMN source_kind VARCHAR",
+            "ALTER TABLE calls ADD COLUMN channels INTEGER",
+            "CREATE INDEX calls_sha ON calls (content_sha256)",
+            "CREATE INDEX utterances_call ON utterances (call_id)",
+            "CREATE INDEX mentions_call ON mentions (call_id)",
+            "CREATE INDEX words_call ON words (call_id)",
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+_CHILD_TABLES = ("mentions", "words", "utterances")
+
+_UTTERANCE_SCHEMA = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("idx", pa.int32()),
+        ("speaker", pa.string()),
+        ("role", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("text", pa.string()),
+    ]
+)
+_WORD_SCHEMA = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("utterance_idx", pa.int32()),
+        ("idx", pa.int32()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("word", pa.string()),
+        ("probability", pa.float64()),
+    ]
+)
+_MENTION_SCHEMA = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("utterance_idx", pa.int32()),
+        ("category", pa.string()),
+        ("tracker", pa.string()),
+        ("term", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("snippet", pa.string()),
+        ("score", pa.float64()),
+        ("method", pa.string()),
+    ]
+)
+
+
+def _is_lock_error(error: Exception) -> bool:
+    text = str(error).lower()
+    return "lock" in text or "conflicting" in text or "being used" in text
+
+
+class Store:
+    """One DuckDB file. Cheap to create; every method opens and closes its own connection."""
+
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = LOCK_RETRY_S):
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+
+    # --- connections ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connect(self, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                connection = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.Error as error:
+                if not _is_lock_error(error) or time.monotonic() > deadline:
+                    raise StoreError(f"{self.path}: cannot open the database ({error})") from error
+                time.sleep(delay + random.uniform(0, delay))
+                delay = min(delay * 2, 1.0)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._connect(read_only=False) as connection:
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence = ()) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with self._connect(read_only=True) as connection:
+            cursor = connection.execute(sql, list(params))
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    # --- schema --------------------------------------------------------------------------------
+
+    def migrate(self, *, target: int = SCHEMA_VERSION) -> int:
+        """Create or upgrade the file in place; returns the schema version now in force."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect(read_only=False) as connection:
+            connection.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"""
+            )
+            applied = {row[0] for row in connection.execute("SELECT version FROM schema_migrations").fetchall()}
+            for version, name, statements in MIGRATIONS:
+                if version in applied or version > target:
+                    continue
+                connection.execute("BEGIN TRANSACTION")
+                try:
+                    for statement in statements:
+                        connection.execute(statement)
+                    connection.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        [version, name, dt.datetime.now()],
+                    )
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+                connection.execute("COMMIT")
+                logger.info("%s: applied migration %d (%s)", self.path, version, name)
+            return connection.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+
+    def schema_version(self) -> int:
+        rows = self._read("SELECT max(version) AS version FROM schema_migrations")
+        return rows[0]["version"] if rows else 0
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def save_call(self, record: CallRecord) -> None:
+        """Replace everything stored for `record.call_id` with `record`, atomically."""
+        meta, transcript = record.meta, record.transcript
+        utterances = transcript.utterances if transcript else ()
+        with self._transaction() as connection:
+            self._delete(connection, record.call_id)
+            connection.execute(
+                """INSERT INTO calls (call_id, source_path, content_sha256, title, call_type, rep,
+                       account, call_date, duration_s, language, asr_model, status, error,
+                       ingested_at, source_kind, channels)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    record.call_id,
+                    record.source_path,
+                    record.content_sha256,
+                    meta.title,
+                    meta.call_type,
+                    meta.rep,
+                    meta.account,
+                    meta.call_date,
+                    transcript.duration_s if transcript else None,
+                    transcript.language if transcript else None,
+                    transcript.asr_model if transcript else None,
+                    record.status,
+                    record.error,
+                    dt.datetime.now(),
+                    transcript.source_kind if transcript else None,
+                    transcript.channels if transcript else None,
+                ],
+            )
+            self._insert(connection, "utterances", _utterance_table(record.call_id, utterances))
+            self._insert(connection, "words", _word_table(record.call_id, utterances))
+            self._insert(connection, "mentions", _mention_table(record.call_id, record.mentions))
+
+    def replace_mentions(self, call_id: str, mentions: Sequence[Mention]) -> None:
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM mentions WHERE call_id = ?", [call_id])
+            self._insert(connection, "mentions", _mention_table(call_id, mentions))
+
+    @staticmethod
+    def _delete(connection: duckdb.DuckDBPyConnection, call_id: str) -> None:
+        for table in _CHILD_TABLES:
+            connection.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
+        connection.execute("DELETE FROM calls WHERE call_id = ?", [call_id])
+
+    @staticmethod
+    def _insert(connection: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+        if rows.num_rows:
+            connection.register("incoming_rows", rows)
+            columns = ", ".join(rows.column_names)
+            connection.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_rows")
+            connection.unregister("incoming_rows")
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def find_by_sha(self, sha256: str) -> dict | None:
+        rows = self._read(
+            "SELECT call_id, status, source_path FROM calls WHERE content_sha256 = ? "
+            "ORDER BY status = 'ok' DESC LIMIT 1",
+            [sha256],
+        )
+        return rows[0] if rows else None
+
+    def call_ids(self, status: str = "ok") -> list[str]:
+        rows = self._read("SELECT call_id FROM calls WHERE status = ? ORDER BY call_id", [status])
+        return [row["call_id"] for row in rows]
+
+    def calls(
+        self,
+        *,
+        rep: str | None = None,
+        account: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[dict]:
+        return self._read(
+            """SELECT c.call_id, c.call_date, c.rep, c.account, c.call_type, c.title,
+                      round(c.duration_s, 1) AS duration_s, c.status, c.error,
+                      count(m.call_id) AS mentions
+               FROM calls c LEFT JOIN mentions m USING (call_id)
+               WHERE (? IS NULL OR c.rep = ?) AND (? IS NULL OR c.account = ?)
+                 AND (? IS NULL OR c.status = ?)
+               GROUP BY ALL
+               ORDER BY c.call_date DESC NULLS LAST, c.call_id
+               LIMIT ?""",
+            [rep, rep, account, account, status, status, limit],
+        )
+
+    def mentions(
+        self,
+        *,
+        rep: str | None = None,
+        account: str | None = None,
+        category: str | None = None,
+        call_id: str | None = None,
+        limit: int = 200,
+    ) -> list[dict]:
+        return self._read(
+            """SELECT m.call_id, c.call_date, c.rep, c.account, m.category, m.term,
+                      round(m.start_s, 1) AS start_s, u.role, m.snippet, m.score, m.method
+               FROM mentions m
+               JOIN calls c USING (call_id)
+               JOIN utterances u ON u.call_id = m.call_id AND u.idx = m.utterance_idx
+               WHERE (? IS NULL OR c.rep = ?) AND (? IS NULL OR c.account = ?)
+                 AND (? IS NULL OR m.category = ?) AND (? IS NULL OR m.call_id = ?)
+               ORDER BY c.call_date DESC NULLS LAST, m.call_id, m.start_s
+               LIMIT ?""",
+            [rep, rep, account, account, category, category, call_id, call_id, limit],
+        )
+
+    def utterances(self, call_id: str) -> list[Utterance]:
+        rows = self._read(
+            "SELECT speaker, role, start_s, end_s, text FROM utterances "
+            "WHERE call_id = ? ORDER BY idx",
+            [call_id],
+        )
+        return [Utterance(**row) for row in rows]
+
+    def table_counts(self) -> dict[str, int]:
+        counts = {}
+        for table in ("calls", "utterances", "words", "mentions"):
+            rows = self._read(f"SELECT count(*) AS n FROM {table}")
+            counts[table] = rows[0]["n"] if rows else 0
+        return counts
+
+
+def _utterance_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "call_id": call_id,
+                "idx": index,
+                "speaker": u.speaker,
+                "role": u.role,
+                "start_s": u.start_s,
+                "end_s": u.end_s,
+                "text": u.text,
+            }
+            for index, u in enumerate(utterances)
+        ],
+        schema=_UTTERANCE_SCHEMA,
+    )
+
+
+def _word_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "call_id": call_id,
+                "utterance_idx": u_index,
+                "idx": w_index,
+                "start_s": w.start_s,
+                "end_s": w.end_s,
+                "word": w.text.strip(),
+                "probability": w.probability,
+            }
+            for u_index, u in enumerate(utterances)
+            for w_index, w in enumerate(u.words)
+        ],
+        schema=_WORD_SCHEMA,
+    )
+
+
+def _mention_table(call_id: str, mentions: Sequence[Mention]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "call_id": call_id,
+                "utterance_idx": m.utterance_idx,
+                "category": m.category,
+                "tracker": m.tracker,
+                "term": m.term,
+                "start_s": m.start_s,
+                "end_s": m.end_s,
+                "snippet": m.snippet,
+                "score": m.score,
+                "method": m.method,
+            }
+            for m in mentions
+        ],
+        schema=_MENTION_SCHEMA,
+    )
