@@ -113,12 +113,13 @@ def ingest(paths, manifest, rep, account, call_type, call_date, title, call_id, 
 
         def report(outcome: Outcome) -> None:
             progress.advance(task)
-            progress.console.print(_outcome_line(outcome), highlight=False)
+            progress.console.print(_outcome_line(outcome), highlight=False, soft_wrap=True)
 
         summary = ingestor.ingest_many(files, metas, default, on_done=report)
     console.print(
         f"{summary.count('ok')} ingested, {summary.count('skipped')} skipped, "
-        f"{summary.count('failed')} failed -> {store.path}"
+        f"{summary.count('failed')} failed -> {store.path}",
+        soft_wrap=True,
     )
     if summary.failed:
         sys.exit(1)
@@ -149,7 +150,7 @@ def retag(trackers_file, db) -> None:
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
     total = ingestor.retag()
-    console.print(f"re-tagged {total} calls -> {store.path}")
+    console.print(f"re-tagged {total} calls -> {store.path}", soft_wrap=True)
 
 
 @cli.command()

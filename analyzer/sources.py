@@ -143,7 +143,8 @@ def _read_captions(path: Path, kind: str) -> list[Utterance]:
 
     if kind == "vtt":
         captions = [
-            (c.start_in_seconds, c.end_in_seconds, c.voice, c.raw_text)
+            (c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000,
+             c.voice, c.raw_text)
             for c in webvtt.read(str(path))
         ]
     else:

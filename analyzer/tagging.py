@@ -34,6 +34,8 @@ CONDITIONAL_MARKS = frozenset({"if", "whether"})
 HYPOTHETICAL_LEMMAS = frozenset({"imagine", "suppose", "hypothetically", "wonder"})
 # A clause boundary: negation above it belongs to another statement.
 CLAUSE_HEADS = frozenset({"ROOT", "conj", "advcl", "parataxis", "relcl"})
+PREDICATE_DEPS = frozenset({"ROOT", "acomp", "aux", "auxpass"})
+SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "aux", "auxpass"})
 DETERMINERS = frozenset("the a an our your their this that my his her its".split())
 NOT_NEAR_WINDOW = 4
 MAX_NAME_TOKENS = 3
@@ -178,9 +180,11 @@ class KeywordTagger:
     def _used_as_name(self, span: Span, exact: bool) -> bool:
         """An ambiguous or misheard name counts only where it reads as a product name."""
         doc = span.doc
-        # A predicate with its own subject or auxiliary is a verb: "it's gone", "we're going to".
+        # A predicate is not a name: "the data is gone", "we're going to", "it's all gone".
         for token in span:
-            if any(child.dep_ in ("nsubj", "nsubjpass", "aux", "auxpass") for child in token.children):
+            if token.dep_ in PREDICATE_DEPS or any(
+                child.dep_ in SUBJECT_DEPS for child in token.children
+            ):
                 return False
         if span.end < len(doc) and doc[span.end].lower_ == "to" and doc[span.end].tag_ == "TO":
             return False

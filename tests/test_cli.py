@@ -1,0 +1,133 @@
+"""The CLI over transcripts (no ASR needed) and bad inputs."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import cli
+
+VTT = """WEBVTT
+
+00:00:01.000 --> 00:00:04.000
+<v Priya Shah>Thanks for joining. Have you looked at other tools?</v>
+
+00:00:04.500 --> 00:00:09.000
+<v Dana Lee>We tried Gong last year, but the price was too high.</v>
+
+00:00:09.500 --> 00:00:12.000
+<v Dana Lee>If support doesn't improve we will cancel.</v>
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYZER_DB", str(tmp_path / "calls.duckdb"))
+    monkeypatch.delenv("ANALYZER_TRACKERS", raising=False)
+    (tmp_path / "meeting.vtt").write_text(VTT)
+    return tmp_path
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def query(workdir, sql):
+    with duckdb.connect(str(workdir / "calls.duckdb"), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_ingest_a_vtt_with_flags(workdir):
+    result = run("ingest", workdir / "meeting.vtt", "--rep", "Priya Shah", "--account", "Acme",
+                 "--call-type", "sales", "--date", "2026-10-02")
+    assert result.exit_code == 0, result.output
+    assert query(workdir, "SELECT rep, account, call_type, call_date::VARCHAR, status FROM calls") \
+        == [("Priya Shah", "Acme", "sales", "2026-10-02", "ok")]
+    assert query(workdir, "SELECT speaker, role FROM utterances ORDER BY idx") == [
+        ("Priya Shah", "rep"), ("Dana Lee", "customer")]
+    found = query(workdir, "SELECT category, term FROM mentions ORDER BY start_s")
+    assert ("competitor", "Gong") in found
+    assert ("churn_signal", "cancel") in found
+    assert ("pricing", "price") in found
+
+
+def test_same_file_twice_is_skipped_unless_forced(workdir):
+    run("ingest", workdir / "meeting.vtt")
+    second = run("ingest", workdir / "meeting.vtt")
+    assert "already ingested" in second.output and second.exit_code == 0
+    forced = run("ingest", workdir / "meeting.vtt", "--force")
+    assert "1 ingested" in forced.output
+    assert query(workdir, "SELECT count(*) FROM calls") == [(1,)]
+    assert query(workdir, "SELECT count(*) FROM mentions WHERE category = 'competitor'") == [(1,)]
+
+
+def test_bad_files_fail_alone_and_the_exit_code_says_so(workdir):
+    (workdir / "empty.mp3").write_bytes(b"")
+    (workdir / "notes.wav").write_text("just text pretending to be audio")
+    (workdir / "slides.pdf").write_bytes(b"%PDF-1.4")
+    result = run("ingest", workdir / "empty.mp3", workdir / "notes.wav", workdir / "slides.pdf",
+                 workdir / "meeting.vtt")
+    assert result.exit_code == 1
+    assert "empty.mp3: empty file" in result.output
+    assert "notes.wav: not a readable audio" in result.output
+    assert "slides.pdf: unsupported file type '.pdf'" in result.output
+    assert query(workdir, "SELECT status, count(*) FROM calls GROUP BY ALL ORDER BY 1") == [
+        ("failed", 3), ("ok", 1)]
+    assert query(workdir, "SELECT count(*) FROM utterances") == [(2,)]
+
+
+def test_a_failed_file_is_retried_on_the_next_run(workdir):
+    bad = workdir / "later.vtt"
+    bad.write_text("WEBVTT\n\nnot a cue\n")
+    assert run("ingest", bad).exit_code == 1
+    bad.write_text(VTT)  # fixed in place: new content, new hash
+    assert run("ingest", bad).exit_code == 0
+
+
+def test_folder_with_manifest(workdir):
+    folder = workdir / "batch"
+    folder.mkdir()
+    (folder / "one.vtt").write_text(VTT)
+    (folder / "two.vtt").write_text(VTT.replace("Gong", "Chorus"))
+    (folder / "ignored.vtt").write_text(VTT)
+    (folder / "manifest.csv").write_text(
+        "file,call_id,rep,account,call_type,date,title\n"
+        "one.vtt,call-1,Priya Shah,Acme,sales,2026-10-01,Discovery\n"
+        "two.vtt,,Priya Shah,Globex,cs,2026-10-08,QBR\n"
+    )
+    assert run("ingest", folder).exit_code == 0
+    assert query(workdir, "SELECT call_id, account, call_type FROM calls ORDER BY call_date") == [
+        ("call-1", "Acme", "sales"), (query(workdir, "SELECT call_id FROM calls WHERE "
+                                               "account='Globex'")[0][0], "Globex", "cs")]
+
+
+def test_calls_and_mentions_commands(workdir):
+    run("ingest", workdir / "meeting.vtt", "--rep", "Priya Shah")
+    calls = run("calls", "--rep", "Priya Shah")
+    assert "meeting-" in calls.output
+    mentions = run("mentions", "--category", "competitor")
+    assert "Gong" in mentions.output and "We tried Gong" in mentions.output
+
+
+def test_retag_applies_edited_trackers_without_reingesting(workdir):
+    run("ingest", workdir / "meeting.vtt", "--rep", "Priya Shah")
+    user = workdir / "mine.yaml"
+    user.write_text("trackers:\n  - {name: Support, category: support, phrases: [support]}\n")
+    result = run("retag", "--trackers", user)
+    assert result.exit_code == 0 and "re-tagged 1 calls" in result.output
+    assert query(workdir, "SELECT count(*) FROM mentions WHERE category = 'support'") == [(1,)]
+
+
+def test_bad_metadata_is_one_line(workdir):
+    result = CliRunner().invoke(cli, ["ingest", str(workdir / "meeting.vtt"), "--date", "2.10.26"])
+    assert result.exit_code != 0
+    assert "date '2.10.26' is not an ISO date" in result.output
+
+
+def test_bad_tracker_file(workdir):
+    user = workdir / "broken.yaml"
+    user.write_text("trackers:\n  - {name: X, category: pricing}\n")
+    result = CliRunner().invoke(cli, ["trackers", "--trackers", str(user)])
+    assert result.exit_code != 0
+    assert "'phrases' must be a non-empty list" in result.output

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analyzer.records import Utterance
+from analyzer.sources import Audio
+from analyzer.speakers import assign_roles, is_dual_mono, parse_channel_roles, split_sides
+
+rng = np.random.default_rng(0)
+VOICE_A = rng.normal(0, 0.1, 16_000).astype(np.float32)
+VOICE_B = rng.normal(0, 0.1, 16_000).astype(np.float32)
+
+
+def test_true_stereo_gives_one_side_per_channel():
+    sides = split_sides(Audio((VOICE_A, VOICE_B), 2, 8000))
+    assert [s.role for s in sides] == ["rep", "customer"]
+    assert sides[0].samples is VOICE_A
+
+
+def test_channel_role_map_can_be_swapped():
+    sides = split_sides(Audio((VOICE_A, VOICE_B), 2, 8000), parse_channel_roles("customer,rep"))
+    assert [s.role for s in sides] == ["customer", "rep"]
+
+
+def test_identical_channels_are_mono():
+    lossy_copy = VOICE_A + rng.normal(0, 0.003, VOICE_A.size).astype(np.float32)
+    assert is_dual_mono(VOICE_A, lossy_copy)
+    sides = split_sides(Audio((VOICE_A, lossy_copy), 2, 44_100))
+    assert [s.role for s in sides] == ["unknown"]
+
+
+def test_a_call_with_crosstalk_is_still_stereo():
+    assert not is_dual_mono(VOICE_A + 0.2 * VOICE_B, VOICE_B + 0.2 * VOICE_A)
+
+
+def test_mono_is_unknown():
+    assert [s.role for s in split_sides(Audio((VOICE_A,), 1, 16_000))] == ["unknown"]
+
+
+def test_bad_channel_roles():
+    with pytest.raises(ValueError, match="two of"):
+        parse_channel_roles("left,right")
+
+
+def utterances(*speakers):
+    return [Utterance(s, "unknown", i, i + 1, "hi") for i, s in enumerate(speakers)]
+
+
+def test_rep_name_picks_the_rep_speaker():
+    assigned = assign_roles(utterances("Priya Shah", "Dana Lee", "Sam"), "Priya Shah")
+    assert [u.role for u in assigned] == ["rep", "customer", "customer"]
+
+
+@pytest.mark.parametrize("label", ["Priya", "priya shah", "Priya Shah (Acme Analytics)"])
+def test_rep_name_variants(label):
+    assert assign_roles(utterances(label, "Dana"), "Priya Shah")[0].role == "rep"
+
+
+def test_without_a_matching_rep_roles_stay_unknown():
+    assigned = assign_roles(utterances("Speaker 1", "Speaker 2"), "Priya Shah")
+    assert {u.role for u in assigned} == {"unknown"}

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from analyzer.records import CallMeta, CallRecord, Mention, Transcript, Utterance, Word
+from analyzer.store import SCHEMA_VERSION, Store
+
+
+def record(call_id="c1", mentions=1, status="ok"):
+    words = (Word(0.0, 0.5, " We"), Word(0.5, 1.0, " cancel."))
+    utterances = (
+        Utterance("Priya", "rep", 0.0, 1.0, "Hello there."),
+        Utterance("Dana", "customer", 1.0, 2.0, "We cancel.", words),
+    )
+    transcript = Transcript(utterances, 2.0, "json")
+    found = tuple(
+        Mention(1, "churn_signal", "Churn signals", "cancel", 1.5, 2.0, "We cancel.")
+        for _ in range(mentions)
+    )
+    return CallRecord(call_id, "/x/a.json", "abc", CallMeta(rep="Priya"), transcript, found,
+                      status)
+
+
+def rows(store, sql):
+    with duckdb.connect(str(store.path), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_fresh_file_gets_the_contract_tables(store):
+    assert store.schema_version() == SCHEMA_VERSION
+    columns = {r[0] for r in rows(store, "SELECT column_name FROM duckdb_columns() "
+                                         "WHERE table_name = 'calls'")}
+    assert {"call_id", "source_path", "content_sha256", "title", "call_type", "rep", "account",
+            "call_date", "duration_s", "language", "asr_model", "status", "error",
+            "ingested_at"} <= columns
+
+
+def test_old_file_is_upgraded_in_place(tmp_path):
+    store = Store(tmp_path / "old.duckdb")
+    assert store.migrate(target=1) == 1
+    with duckdb.connect(str(store.path)) as connection:
+        connection.execute("INSERT INTO calls (call_id, status) VALUES ('kept', 'ok')")
+    assert store.migrate() == SCHEMA_VERSION
+    assert rows(store, "SELECT call_id, channels FROM calls") == [("kept", None)]
+    assert rows(store, "SELECT count(*) FROM words") == [(0,)]
+
+
+def test_migrate_twice_is_a_no_op(store):
+    assert store.migrate() == SCHEMA_VERSION
+    assert rows(store, "SELECT count(*) FROM schema_migrations") == [(SCHEMA_VERSION,)]
+
+
+def test_save_call_writes_every_table(store):
+    store.save_call(record())
+    assert store.table_counts() == {"calls": 1, "utterances": 2, "words": 2, "mentions": 1}
+    assert [u.role for u in store.utterances("c1")] == ["rep", "customer"]
+
+
+def test_saving_again_replaces_instead_of_duplicating(store):
+    store.save_call(record(mentions=2))
+    store.save_call(record(mentions=1))
+    assert store.table_counts()["mentions"] == 1
+    assert store.table_counts()["calls"] == 1
+
+
+def test_a_failed_write_leaves_nothing_behind(store, monkeypatch):
+    store.save_call(record("before"))
+
+    def explode(connection, table, rows):
+        if table == "mentions":
+            raise RuntimeError("disk full")
+        return original(connection, table, rows)
+
+    original = Store._insert
+    monkeypatch.setattr(Store, "_insert", staticmethod(explode))
+    with pytest.raises(RuntimeError):
+        store.save_call(record("half"))
+    assert rows(store, "SELECT call_id FROM calls") == [("before",)]
+    assert rows(store, "SELECT count(*) FROM utterances WHERE call_id = 'half'") == [(0,)]
+
+
+def test_failed_call_is_recorded(store):
+    store.save_call(CallRecord("bad", "/x/bad.wav", "f00", CallMeta(), status="failed",
+                               error="silence only"))
+    (row,) = store.calls(status="failed")
+    assert (row["call_id"], row["error"]) == ("bad", "silence only")
+
+
+def test_find_by_sha_prefers_the_good_row(store):
+    store.save_call(record("c1"))
+    assert store.find_by_sha("abc")["status"] == "ok"
+    assert store.find_by_sha("nope") is None
+
+
+def test_replace_mentions(store):
+    store.save_call(record(mentions=2))
+    store.replace_mentions("c1", [])
+    assert store.table_counts()["mentions"] == 0
+
+
+def test_reads_of_a_missing_file_are_empty(tmp_path):
+    assert Store(tmp_path / "none.duckdb").calls() == []
+
+
+def test_reader_waits_while_another_process_holds_the_write_lock(store):
+    import subprocess
+    import sys
+    import time
+
+    store.save_call(record())
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
+         " time.sleep(1.5)", str(store.path)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        assert Store(store.path).calls()[0]["call_id"] == "c1"
+        assert time.monotonic() - started > 0.5  # it really waited for the lock
+    finally:
+        holder.wait(timeout=30)
