@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -59,23 +60,47 @@ def cli(verbose: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with file,call_id,rep,account,call_type,date,title (matched by file name).")
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with file,call_id,rep,account,call_type,date,title (matched by file name).",
+)
 @click.option("--rep", help="The rep on the call(s).")
 @click.option("--account", help="The customer account.")
 @click.option("--call-type", type=click.Choice(CALL_TYPES), help="sales or cs.")
 @click.option("--date", "call_date", help="Call date, YYYY-MM-DD.")
 @click.option("--title", help="Call title.")
 @click.option("--call-id", help="Id for the call (one file only); default: file name + hash.")
-@click.option("--model", default=None,
-              help="faster-whisper model name or directory (default: bundled tiny.en).")
-@click.option("--channels", "channel_roles", default="rep,customer", show_default=True,
-              help="Roles of the left,right channels of a stereo recording.")
+@click.option(
+    "--model",
+    default=None,
+    help="faster-whisper model name or directory (default: bundled tiny.en).",
+)
+@click.option(
+    "--channels",
+    "channel_roles",
+    default="rep,customer",
+    show_default=True,
+    help="Roles of the left,right channels of a stereo recording.",
+)
 @click.option("--force", is_flag=True, help="Re-ingest files already stored (same sha256).")
 @trackers_option
 @db_option
-def ingest(paths, manifest, rep, account, call_type, call_date, title, call_id, model,
-           channel_roles, force, trackers_file, db) -> None:
+def ingest(
+    paths,
+    manifest,
+    rep,
+    account,
+    call_type,
+    call_date,
+    title,
+    call_id,
+    model,
+    channel_roles,
+    force,
+    trackers_file,
+    db,
+) -> None:
     """Ingest recordings or transcripts (files or folders).
 
     Audio: wav, mp3, m4a, ogg/opus, flac, webm, mp4 (anything FFmpeg decodes).
@@ -88,8 +113,14 @@ def ingest(paths, manifest, rep, account, call_type, call_date, title, call_id, 
             --call-type sales --date 2026-10-02
     """
     try:
-        default = make_meta(call_id=call_id, rep=rep, account=account, call_type=call_type,
-                            date=call_date, title=title)
+        default = make_meta(
+            call_id=call_id,
+            rep=rep,
+            account=account,
+            call_type=call_type,
+            date=call_date,
+            title=title,
+        )
         roles = parse_channel_roles(channel_roles)
         files, metas = collect_inputs(paths, manifest)
     except (AnalyzerError, ValueError) as error:
@@ -100,14 +131,22 @@ def ingest(paths, manifest, rep, account, call_type, call_date, title, call_id, 
         raise click.ClickException("no supported files found in the given paths")
     try:
         store = _store(db, create=True)
-        ingestor = Ingestor(store, load_trackers(trackers_file),
-                            IngestOptions(model=model, force=force, channel_roles=roles))
+        ingestor = Ingestor(
+            store,
+            load_trackers(trackers_file),
+            IngestOptions(model=model, force=force, channel_roles=roles),
+        )
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
 
     with Progress(
-        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}"), console=console, transient=False,
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
     ) as progress:
         task = progress.add_task("", total=len(files))
 
@@ -127,8 +166,10 @@ def ingest(paths, manifest, rep, account, call_type, call_date, title, call_id, 
 
 def _outcome_line(outcome: Outcome) -> str:
     if outcome.status == "ok":
-        return (f"[green]ok[/]      {outcome.path}: {outcome.utterances} utterances, "
-                f"{outcome.mentions} mentions ({outcome.duration_s:.0f} s) -> {outcome.call_id}")
+        return (
+            f"[green]ok[/]      {outcome.path}: {outcome.utterances} utterances, "
+            f"{outcome.mentions} mentions ({outcome.duration_s:.0f} s) -> {outcome.call_id}"
+        )
     if outcome.status == "skipped":
         return f"[yellow]skipped[/] {outcome.path}: {outcome.detail} ({outcome.call_id})"
     return f"[red]error[/]   {outcome.path}: {outcome.detail}"
@@ -184,8 +225,9 @@ def mentions(rep, account, category, call_id, limit, db) -> None:
 
         analyzer mentions --rep "Priya Shah" --category competitor
     """
-    rows = _store(db).mentions(rep=rep, account=account, category=category, call_id=call_id,
-                               limit=limit)
+    rows = _store(db).mentions(
+        rep=rep, account=account, category=category, call_id=call_id, limit=limit
+    )
     _print_table(rows, "mentions")
 
 
@@ -203,11 +245,48 @@ def trackers(trackers_file) -> None:
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
     rows = [
-        {"name": t.name, "category": t.category, "said_by": t.said_by,
-         "phrases": ", ".join(t.phrases[:6]) + (" …" if len(t.phrases) > 6 else "")}
+        {
+            "name": t.name,
+            "category": t.category,
+            "said_by": t.said_by,
+            "phrases": ", ".join(t.phrases[:6]) + (" …" if len(t.phrases) > 6 else ""),
+        }
         for t in tracker_set.trackers
     ]
     _print_table(rows, "trackers")
+
+
+@cli.command(name="eval")
+@click.argument(
+    "gold_files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@trackers_option
+def evaluate(gold_files, as_json, trackers_file) -> None:
+    """Precision, recall and F1 of the trackers on labeled utterances (JSON Lines).
+
+    Each line: {"role": "customer", "text": "...", "labels": ["pricing"], "competitors": []}.
+
+    Example:
+
+        analyzer eval tests/data/labeled_utterances.jsonl
+    """
+    from analyzer.evaluate import evaluate_tagger, read_gold
+    from analyzer.tagging import KeywordTagger
+
+    try:
+        gold = [utterance for path in gold_files for utterance in read_gold(path)]
+        scores = evaluate_tagger(KeywordTagger(load_trackers(trackers_file)), gold)
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+    rows = [row.as_dict() for row in scores]
+    if as_json:
+        click.echo(json.dumps({"utterances": len(gold), "scores": rows}, indent=2))
+    else:
+        _print_table(rows, "scores")
 
 
 def _print_table(rows: list[dict], what: str) -> None:

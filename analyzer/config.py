@@ -12,7 +12,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def models_dir() -> Path:
-    """The project's `models/` folder: the repo's copy in a checkout, the packaged copy in a wheel."""
+    """The `models/` folder: the repo's copy in a checkout, the packaged copy in a wheel."""
     for candidate in (_PACKAGE_DIR.parent / "models", _PACKAGE_DIR / "_models"):
         if (candidate / "trackers.yaml").is_file():
             return candidate

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from analyzer.errors import AnalyzerError, InputError
+from analyzer.errors import AnalyzerError
 from analyzer.records import CallMeta, CallRecord, Transcript
 from analyzer.sources import (
     SUPPORTED_EXTENSIONS,
@@ -162,7 +162,9 @@ class Ingestor:
         sides = split_sides(audio, self.options.channel_roles)
         if meta.rep:
             sides = [replace(s, speaker=meta.rep) if s.role == "rep" else s for s in sides]
-        return transcribe(sides, audio.duration_s, model_name=self.options.model, prompt=self.prompt)
+        return transcribe(
+            sides, audio.duration_s, model_name=self.options.model, prompt=self.prompt
+        )
 
     def ingest_many(
         self,

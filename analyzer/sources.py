@@ -23,7 +23,22 @@ from analyzer.records import CALL_TYPES, ROLES, CallMeta, Utterance
 
 SAMPLE_RATE = 16_000
 AUDIO_EXTENSIONS = frozenset(
-    ".wav .mp3 .m4a .aac .ogg .oga .opus .flac .webm .mp4 .mkv .mov .wma .amr".split()
+    [
+        ".wav",
+        ".mp3",
+        ".m4a",
+        ".aac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".flac",
+        ".webm",
+        ".mp4",
+        ".mkv",
+        ".mov",
+        ".wma",
+        ".amr",
+    ]
 )
 TRANSCRIPT_EXTENSIONS = frozenset({".vtt", ".srt", ".json"})
 SUPPORTED_EXTENSIONS = AUDIO_EXTENSIONS | TRANSCRIPT_EXTENSIONS
@@ -122,10 +137,7 @@ _TAGS = re.compile(r"<[^>]+>")
 def read_transcript(path: Path, kind: str) -> list[Utterance]:
     """Parse a transcript file into utterances with speakers (roles are assigned later)."""
     try:
-        if kind == "json":
-            utterances = _read_json(path)
-        else:
-            utterances = _read_captions(path, kind)
+        utterances = _read_json(path) if kind == "json" else _read_captions(path, kind)
     except InputError:
         raise
     except UnicodeDecodeError as error:
@@ -143,8 +155,12 @@ def _read_captions(path: Path, kind: str) -> list[Utterance]:
 
     if kind == "vtt":
         captions = [
-            (c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000,
-             c.voice, c.raw_text)
+            (
+                c.start_time.in_milliseconds() / 1000,
+                c.end_time.in_milliseconds() / 1000,
+                c.voice,
+                c.raw_text,
+            )
             for c in webvtt.read(str(path))
         ]
     else:

@@ -199,7 +199,10 @@ class Store:
                 """CREATE TABLE IF NOT EXISTS schema_migrations (
                     version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"""
             )
-            applied = {row[0] for row in connection.execute("SELECT version FROM schema_migrations").fetchall()}
+            applied = {
+                row[0]
+                for row in connection.execute("SELECT version FROM schema_migrations").fetchall()
+            }
             for version, name, statements in MIGRATIONS:
                 if version in applied or version > target:
                     continue
@@ -274,7 +277,9 @@ class Store:
         if rows.num_rows:
             connection.register("incoming_rows", rows)
             columns = ", ".join(rows.column_names)
-            connection.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_rows")
+            connection.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_rows"
+            )
             connection.unregister("incoming_rows")
 
     # --- reads ---------------------------------------------------------------------------------
@@ -332,6 +337,20 @@ class Store:
                ORDER BY c.call_date DESC NULLS LAST, m.call_id, m.start_s
                LIMIT ?""",
             [rep, rep, account, account, category, category, call_id, call_id, limit],
+        )
+
+    def topic_counts(self) -> list[dict]:
+        """Per rep and category: mentions, calls with a mention, and the rep's calls."""
+        return self._read(
+            """WITH rep_calls AS (
+                   SELECT coalesce(rep, '(no rep)') AS rep, count(*) AS calls
+                   FROM calls WHERE status = 'ok' GROUP BY 1)
+               SELECT coalesce(c.rep, '(no rep)') AS rep, m.category,
+                      count(*) AS mentions, count(DISTINCT m.call_id) AS calls_with_mention,
+                      any_value(r.calls) AS calls
+               FROM mentions m JOIN calls c USING (call_id)
+               JOIN rep_calls r ON r.rep = coalesce(c.rep, '(no rep)')
+               GROUP BY ALL ORDER BY 1, 2"""
         )
 
     def utterances(self, call_id: str) -> list[Utterance]:

@@ -28,15 +28,33 @@ from analyzer.records import Mention, Utterance
 from analyzer.trackers import Tracker, TrackerSet
 
 NEGATORS = frozenset(
-    "not n't no never nobody nothing none neither nor without hardly cannot".split()
+    [
+        "not",
+        "n't",
+        "no",
+        "never",
+        "nobody",
+        "nothing",
+        "none",
+        "neither",
+        "nor",
+        "without",
+        "hardly",
+        "cannot",
+    ]
 )
 CONDITIONAL_MARKS = frozenset({"if", "whether"})
+NEG_RAISING_LEMMAS = frozenset(
+    "think believe expect suppose imagine want plan intend say see feel guess reckon".split()
+)
 HYPOTHETICAL_LEMMAS = frozenset({"imagine", "suppose", "hypothetically", "wonder"})
 # A clause boundary: negation above it belongs to another statement.
 CLAUSE_HEADS = frozenset({"ROOT", "conj", "advcl", "parataxis", "relcl"})
 PREDICATE_DEPS = frozenset({"ROOT", "acomp", "aux", "auxpass"})
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "aux", "auxpass"})
-DETERMINERS = frozenset("the a an our your their this that my his her its".split())
+DETERMINERS = frozenset(
+    ["the", "a", "an", "our", "your", "their", "this", "that", "my", "his", "her", "its"]
+)
 NOT_NEAR_WINDOW = 4
 MAX_NAME_TOKENS = 3
 MIN_FUZZY_CHARS = 4
@@ -84,7 +102,7 @@ class KeywordTagger:
         self._name_keys = list(self._names)
 
     def tag(self, utterances: Sequence[Utterance]) -> list[Mention]:
-        """Mentions for every utterance, in utterance order; `utterance_idx` indexes `utterances`."""
+        """Mentions for all utterances in order; `utterance_idx` indexes `utterances`."""
         mentions: list[Mention] = []
         docs = self.nlp.pipe((u.text for u in utterances), batch_size=128)
         for index, (utterance, doc) in enumerate(zip(utterances, docs, strict=True)):
@@ -127,7 +145,7 @@ class KeywordTagger:
         return list(mentions.values())
 
     def _fuzzy_names(self, doc: Doc, taken: set[int]):
-        """Spans of 1-3 words that sound and look like a tracked name without being it."""
+        """Spans of 1-3 words that sound or look like a tracked name without being spelled as it."""
         if not self._name_keys:
             return
         cutoff = self.trackers.fuzzy_min_similarity * 100
@@ -140,7 +158,11 @@ class KeywordTagger:
                 if any(t.i in taken or t.is_punct or t.is_space for t in span):
                     break
                 candidate = _squash(span.text)
-                if len(candidate) < MIN_FUZZY_CHARS or candidate in self._names:
+                if len(candidate) < MIN_FUZZY_CHARS:
+                    continue
+                if candidate in self._names:  # split or hyphenated: "sales force", "hub-spot"
+                    if len(span) > 1:
+                        yield self._names[candidate][0], span, 1.0, False
                     continue
                 best = self._closest_name(candidate, cutoff)
                 if best is not None:
@@ -183,7 +205,7 @@ class KeywordTagger:
         # A predicate is not a name: "the data is gone", "we're going to", "it's all gone".
         for token in span:
             if token.dep_ in PREDICATE_DEPS or any(
-                child.dep_ in SUBJECT_DEPS for child in token.children
+                child.dep_ in SUBJECT_DEPS and child.tag_ != "TO" for child in token.children
             ):
                 return False
         if span.end < len(doc) and doc[span.end].lower_ == "to" and doc[span.end].tag_ == "TO":
@@ -215,10 +237,17 @@ def _near(span: Span, lemmas: tuple[str, ...]) -> bool:
 
 
 def _clause_chain(span: Span) -> list:
-    """The match's head and its governors up to the head of the clause the match sits in."""
+    """The match's head and its governors up to the head of the clause the match sits in.
+
+    A complement clause belongs to its governor only under verbs like "think" or "plan", whose
+    negation reaches into it ("I don't think we'll cancel"); elsewhere a ccomp is usually a
+    run-on sentence the parser attached to the next one ("it's confusing, that hasn't changed").
+    """
     token = span.root
     chain = [token]
     while token.dep_ not in CLAUSE_HEADS and token.head is not token:
+        if token.dep_ == "ccomp" and token.head.lemma_.lower() not in NEG_RAISING_LEMMAS:
+            break
         token = token.head
         chain.append(token)
     return chain

@@ -26,6 +26,11 @@ MAX_UTTERANCE_WORDS = 40
 # Batching pays off once there is more than one 30 s window to decode.
 BATCH_MIN_AUDIO_S = 30.0
 BATCH_SIZE = 8
+# Cut speech into chunks at pauses of half a second, between sentences rather than inside them
+# (faster-whisper's batched default, 160 ms, cuts words at chunk edges: WER 4.6 % vs 3.7 % on the
+# reference call), and never longer than Whisper's 30 s window.
+VAD_MIN_SILENCE_MS = 500
+VAD_MAX_SPEECH_S = 30
 # Whisper's prompt is capped at 224 tokens; a name list stays far below that.
 MAX_PROMPT_TERMS = 40
 
@@ -71,6 +76,7 @@ def vocabulary_prompt(terms: Iterable[str]) -> str | None:
 def transcribe_words(samples, model, prompt: str | None = None) -> list[Word]:
     """Words with timestamps for one side's audio (16 kHz float32)."""
     from faster_whisper import BatchedInferencePipeline
+    from faster_whisper.vad import VadOptions
 
     options = dict(
         beam_size=1,
@@ -78,6 +84,9 @@ def transcribe_words(samples, model, prompt: str | None = None) -> list[Word]:
         initial_prompt=prompt,
         condition_on_previous_text=False,
         vad_filter=True,
+        vad_parameters=VadOptions(
+            min_silence_duration_ms=VAD_MIN_SILENCE_MS, max_speech_duration_s=VAD_MAX_SPEECH_S
+        ),
     )
     if len(samples) / 16_000 >= BATCH_MIN_AUDIO_S:
         segments, _ = BatchedInferencePipeline(model).transcribe(

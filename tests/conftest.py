@@ -1,23 +1,23 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from analyzer.store import Store  # noqa: E402
-from analyzer.tagging import KeywordTagger  # noqa: E402
-from analyzer.trackers import load_trackers  # noqa: E402
+from analyzer.store import Store
+from analyzer.tagging import KeywordTagger
+from analyzer.trackers import load_trackers
 
 DATA = Path(__file__).parent / "data"
 
 # A short sales call: tiny.en hears "Salesforce" as "sales first" in it.
 CALL_TURNS = [
     ("rep", "Hi Dana, thanks for joining. Which tools does your team use today?"),
-    ("customer", "We keep our forecasts in Salesforce, and we tried Gong for six months, "
-                 "but it was too expensive."),
+    (
+        "customer",
+        "We keep our forecasts in Salesforce, and we tried Gong for six months, "
+        "but it was too expensive.",
+    ),
     ("rep", "Understood. Our pricing is sixty dollars per user per month on the annual plan."),
     ("customer", "If the integration problems are not fixed, we will cancel our contract."),
     ("rep", "Would a live demo next week help?"),
@@ -45,13 +45,13 @@ def store(tmp_path):
 @pytest.fixture(scope="session")
 def call_audio(tmp_path_factory):
     """The CALL_TURNS call synthesized with Piper: (stereo samples, true turns)."""
-    from speech import synthesize_call
+    from analyzer.synth import synthesize_call
 
     return synthesize_call(CALL_TURNS)
 
 
 @pytest.fixture(scope="session")
 def stereo_call(tmp_path_factory, call_audio):
-    from speech import write_wav
+    from analyzer.synth import write_wav
 
     return write_wav(tmp_path_factory.mktemp("calls") / "stereo_call.wav", call_audio[0])

@@ -39,13 +39,26 @@ def query(workdir, sql):
 
 
 def test_ingest_a_vtt_with_flags(workdir):
-    result = run("ingest", workdir / "meeting.vtt", "--rep", "Priya Shah", "--account", "Acme",
-                 "--call-type", "sales", "--date", "2026-10-02")
+    result = run(
+        "ingest",
+        workdir / "meeting.vtt",
+        "--rep",
+        "Priya Shah",
+        "--account",
+        "Acme",
+        "--call-type",
+        "sales",
+        "--date",
+        "2026-10-02",
+    )
     assert result.exit_code == 0, result.output
-    assert query(workdir, "SELECT rep, account, call_type, call_date::VARCHAR, status FROM calls") \
-        == [("Priya Shah", "Acme", "sales", "2026-10-02", "ok")]
+    assert query(
+        workdir, "SELECT rep, account, call_type, call_date::VARCHAR, status FROM calls"
+    ) == [("Priya Shah", "Acme", "sales", "2026-10-02", "ok")]
     assert query(workdir, "SELECT speaker, role FROM utterances ORDER BY idx") == [
-        ("Priya Shah", "rep"), ("Dana Lee", "customer")]
+        ("Priya Shah", "rep"),
+        ("Dana Lee", "customer"),
+    ]
     found = query(workdir, "SELECT category, term FROM mentions ORDER BY start_s")
     assert ("competitor", "Gong") in found
     assert ("churn_signal", "cancel") in found
@@ -66,14 +79,21 @@ def test_bad_files_fail_alone_and_the_exit_code_says_so(workdir):
     (workdir / "empty.mp3").write_bytes(b"")
     (workdir / "notes.wav").write_text("just text pretending to be audio")
     (workdir / "slides.pdf").write_bytes(b"%PDF-1.4")
-    result = run("ingest", workdir / "empty.mp3", workdir / "notes.wav", workdir / "slides.pdf",
-                 workdir / "meeting.vtt")
+    result = run(
+        "ingest",
+        workdir / "empty.mp3",
+        workdir / "notes.wav",
+        workdir / "slides.pdf",
+        workdir / "meeting.vtt",
+    )
     assert result.exit_code == 1
     assert "empty.mp3: empty file" in result.output
     assert "notes.wav: not a readable audio" in result.output
     assert "slides.pdf: unsupported file type '.pdf'" in result.output
     assert query(workdir, "SELECT status, count(*) FROM calls GROUP BY ALL ORDER BY 1") == [
-        ("failed", 3), ("ok", 1)]
+        ("failed", 3),
+        ("ok", 1),
+    ]
     assert query(workdir, "SELECT count(*) FROM utterances") == [(2,)]
 
 
@@ -98,8 +118,9 @@ def test_folder_with_manifest(workdir):
     )
     assert run("ingest", folder).exit_code == 0
     assert query(workdir, "SELECT call_id, account, call_type FROM calls ORDER BY call_date") == [
-        ("call-1", "Acme", "sales"), (query(workdir, "SELECT call_id FROM calls WHERE "
-                                               "account='Globex'")[0][0], "Globex", "cs")]
+        ("call-1", "Acme", "sales"),
+        (query(workdir, "SELECT call_id FROM calls WHERE account='Globex'")[0][0], "Globex", "cs"),
+    ]
 
 
 def test_calls_and_mentions_commands(workdir):

@@ -6,41 +6,55 @@ import duckdb
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from speech import encode
 
 from analyzer.cli import cli
+from analyzer.synth import encode
 
 pytestmark = pytest.mark.slow
 
 
 def ingest(tmp_path, path, *flags):
     db = tmp_path / "e2e.duckdb"
-    result = CliRunner().invoke(cli, ["ingest", str(path), "--db", str(db), *flags],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["ingest", str(path), "--db", str(db), *flags], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     return duckdb.connect(str(db), read_only=True)
 
 
 def test_stereo_call_end_to_end(tmp_path, stereo_call, call_audio):
-    with ingest(tmp_path, stereo_call, "--rep", "Mark Jones", "--account", "Acme",
-                "--call-type", "sales", "--date", "2026-10-02") as db:
+    with ingest(
+        tmp_path,
+        stereo_call,
+        "--rep",
+        "Mark Jones",
+        "--account",
+        "Acme",
+        "--call-type",
+        "sales",
+        "--date",
+        "2026-10-02",
+    ) as db:
         (call,) = db.execute("SELECT status, duration_s, asr_model, channels FROM calls").fetchall()
         assert call[0] == "ok" and call[2] == "tiny.en" and call[3] == 2
         assert abs(call[1] - len(call_audio[0]) / 16_000) < 0.1
 
-        utterances = db.execute("SELECT speaker, role, start_s, end_s, text FROM utterances "
-                                "ORDER BY idx").fetchall()
+        utterances = db.execute(
+            "SELECT speaker, role, start_s, end_s, text FROM utterances ORDER BY idx"
+        ).fetchall()
         # Six turns, alternating sides, in time order, each side named.
         assert [u[1] for u in utterances] == ["rep", "customer"] * 3
         assert {u[0] for u in utterances if u[1] == "rep"} == {"Mark Jones"}
         starts = [u[2] for u in utterances]
         assert starts == sorted(starts)
-        for (role, start, end, _), stored in zip(call_audio[1], utterances, strict=True):
+        for (_, start, end, _), stored in zip(call_audio[1], utterances, strict=True):
             assert abs(stored[2] - start) < 1.0 and stored[3] <= end + 1.0
 
-        mentions = db.execute("SELECT category, term, role, m.start_s, score FROM mentions m "
-                              "JOIN utterances u ON u.call_id = m.call_id "
-                              "AND u.idx = m.utterance_idx").fetchall()
+        mentions = db.execute(
+            "SELECT category, term, role, m.start_s, score FROM mentions m "
+            "JOIN utterances u ON u.call_id = m.call_id "
+            "AND u.idx = m.utterance_idx"
+        ).fetchall()
         by_category = {}
         for category, term, role, start, _ in mentions:
             by_category.setdefault(category, []).append((term, role, start))

@@ -4,10 +4,10 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from speech import encode, speak, write_wav
 
 from analyzer.errors import InputError
 from analyzer.sources import kind_of, load_audio, make_meta, read_manifest, read_transcript
+from analyzer.synth import encode, speak, write_wav
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,10 @@ def test_srt(tmp_path):
 
 def test_json_transcript(tmp_path):
     path = tmp_path / "call.json"
-    path.write_text('{"utterances": [{"speaker": "A", "role": "rep", "start": 0, "end": 2,'
-                    ' "text": "Hi"}, {"speaker": "B", "start": 2, "end": 3, "text": "Hello"}]}')
+    path.write_text(
+        '{"utterances": [{"speaker": "A", "role": "rep", "start": 0, "end": 2,'
+        ' "text": "Hi"}, {"speaker": "B", "start": 2, "end": 3, "text": "Hello"}]}'
+    )
     utterances = read_transcript(path, "json")
     assert [(u.speaker, u.role) for u in utterances] == [("A", "rep"), ("B", "unknown")]
 
@@ -127,10 +129,16 @@ def test_non_utf8_transcript(tmp_path):
 
 def test_manifest_rows_by_file_name(tmp_path):
     path = tmp_path / "manifest.csv"
-    path.write_text("file,call_id,rep,account,call_type,date,title\n"
-                    "calls/a.wav,,Priya Shah,Acme,sales,2026-10-02,Discovery\n")
+    path.write_text(
+        "file,call_id,rep,account,call_type,date,title\n"
+        "calls/a.wav,,Priya Shah,Acme,sales,2026-10-02,Discovery\n"
+    )
     meta = read_manifest(path)["a.wav"]
-    assert (meta.rep, meta.call_type, meta.call_date) == ("Priya Shah", "sales", dt.date(2026, 10, 2))
+    assert (meta.rep, meta.call_type, meta.call_date) == (
+        "Priya Shah",
+        "sales",
+        dt.date(2026, 10, 2),
+    )
     assert meta.call_id is None
 
 

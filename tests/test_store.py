@@ -18,8 +18,7 @@ def record(call_id="c1", mentions=1, status="ok"):
         Mention(1, "churn_signal", "Churn signals", "cancel", 1.5, 2.0, "We cancel.")
         for _ in range(mentions)
     )
-    return CallRecord(call_id, "/x/a.json", "abc", CallMeta(rep="Priya"), transcript, found,
-                      status)
+    return CallRecord(call_id, "/x/a.json", "abc", CallMeta(rep="Priya"), transcript, found, status)
 
 
 def rows(store, sql):
@@ -29,11 +28,26 @@ def rows(store, sql):
 
 def test_fresh_file_gets_the_contract_tables(store):
     assert store.schema_version() == SCHEMA_VERSION
-    columns = {r[0] for r in rows(store, "SELECT column_name FROM duckdb_columns() "
-                                         "WHERE table_name = 'calls'")}
-    assert {"call_id", "source_path", "content_sha256", "title", "call_type", "rep", "account",
-            "call_date", "duration_s", "language", "asr_model", "status", "error",
-            "ingested_at"} <= columns
+    columns = {
+        r[0]
+        for r in rows(store, "SELECT column_name FROM duckdb_columns() WHERE table_name = 'calls'")
+    }
+    assert {
+        "call_id",
+        "source_path",
+        "content_sha256",
+        "title",
+        "call_type",
+        "rep",
+        "account",
+        "call_date",
+        "duration_s",
+        "language",
+        "asr_model",
+        "status",
+        "error",
+        "ingested_at",
+    } <= columns
 
 
 def test_old_file_is_upgraded_in_place(tmp_path):
@@ -81,8 +95,9 @@ def test_a_failed_write_leaves_nothing_behind(store, monkeypatch):
 
 
 def test_failed_call_is_recorded(store):
-    store.save_call(CallRecord("bad", "/x/bad.wav", "f00", CallMeta(), status="failed",
-                               error="silence only"))
+    store.save_call(
+        CallRecord("bad", "/x/bad.wav", "f00", CallMeta(), status="failed", error="silence only")
+    )
     (row,) = store.calls(status="failed")
     assert (row["call_id"], row["error"]) == ("bad", "silence only")
 
@@ -110,10 +125,15 @@ def test_reader_waits_while_another_process_holds_the_write_lock(store):
 
     store.save_call(record())
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
-         " time.sleep(1.5)", str(store.path)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
+            " print('locked', flush=True); time.sleep(1.5)",
+            str(store.path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"

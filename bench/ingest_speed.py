@@ -1,0 +1,103 @@
+"""Ingest speed and WER: `analyzer ingest` end to end vs plain faster-whisper, side by side.
+
+    python -m bench.ingest_speed [AUDIO] [--script SCRIPT.txt] [--rounds 3]
+
+Defaults to the shared 156 s reference call when `../shared` is beside the checkout, else to the
+bundled sample discovery call (no script, so no WER). Both contenders get the same file, the same
+already-loaded model weights, and alternate rounds; the medians are compared.
+
+- plain: `WhisperModel(path).transcribe(file)` with faster-whisper's defaults
+  (compute type as stored, beam 5, sequential, no word timestamps), on the mono mix;
+- ours: `Ingestor.ingest(file)`: decode, stereo sides, batched int8 ASR with word timestamps and
+  the vocabulary prompt, tagging and the DuckDB commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import jiwer
+from faster_whisper import WhisperModel
+
+from analyzer.pipeline import IngestOptions, Ingestor
+from analyzer.sources import load_audio, make_meta
+from analyzer.store import Store
+from analyzer.trackers import load_trackers
+from analyzer.transcribe import load_model, resolve_model
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "data" / "reference_call"
+NUMBER_WORDS = {
+    "60": "sixty", "50": "fifty", "15": "fifteen", "4": "four", "2": "two", "$60": "sixty dollars",
+    "15%": "fifteen percent",
+}  # fmt: skip
+
+
+def normalize(text: str) -> str:
+    words = [NUMBER_WORDS.get(word, word) for word in text.split()]
+    text = " ".join(words).lower().replace("o'clock", "oclock")
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text).split())
+
+
+def plain(model: WhisperModel, path: Path) -> str:
+    segments, _ = model.transcribe(str(path))
+    return " ".join(segment.text.strip() for segment in segments)
+
+
+def ours(ingestor: Ingestor, path: Path) -> str:
+    outcome = ingestor.ingest(path, make_meta(rep="Mark", account="Bench"))
+    assert outcome.status == "ok", outcome.detail
+    utterances = ingestor.store.utterances(outcome.call_id)
+    return " ".join(u.text for u in sorted(utterances, key=lambda u: u.start_s))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_audio = REFERENCE / "call_piper2_stereo16k.flac"
+    if not default_audio.exists():
+        default_audio = ROOT / "sample_calls" / "2026-09-08_acme_discovery.ogg"
+    parser.add_argument("audio", nargs="?", type=Path, default=default_audio)
+    parser.add_argument("--script", type=Path, default=REFERENCE / "script.txt")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    duration = load_audio(args.audio).duration_s
+    started = time.perf_counter()
+    plain_model = WhisperModel(resolve_model(None))
+    plain_load = time.perf_counter() - started
+    started = time.perf_counter()
+    load_model(None)
+    with tempfile.TemporaryDirectory() as folder:
+        ingestor = Ingestor(
+            Store(Path(folder) / "bench.duckdb"), load_trackers(), IngestOptions(force=True)
+        )
+        ingestor.store.migrate()
+        our_load = time.perf_counter() - started
+        times = {"plain": [], "ours": []}
+        texts = {}
+        for _ in range(args.rounds):
+            for name, run in (("plain", lambda: plain(plain_model, args.audio)),
+                              ("ours", lambda: ours(ingestor, args.audio))):  # fmt: skip
+                started = time.perf_counter()
+                texts[name] = run()
+                times[name].append(time.perf_counter() - started)
+
+    reference = normalize(args.script.read_text()) if args.script.exists() else None
+    print(f"file: {args.audio.name} ({duration:.1f} s), rounds: {args.rounds}")
+    print(f"model load: plain {plain_load:.2f} s, ours (ASR + spaCy + trackers) {our_load:.2f} s")
+    print(f"{'':6} {'median s':>9} {'RTF':>7} {'WER':>7}")
+    for name in ("plain", "ours"):
+        median = statistics.median(times[name])
+        wer = f"{jiwer.wer(reference, normalize(texts[name])):.1%}" if reference else "n/a"
+        print(f"{name:6} {median:9.2f} {median / duration:7.3f} {wer:>7}")
+    ratio = statistics.median(times["ours"]) / statistics.median(times["plain"])
+    print(f"ours / plain time: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
