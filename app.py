@@ -51,8 +51,9 @@ last.metric("Failed files", int((calls["status"] == "failed").sum()))
 st.subheader("Topics per rep: mentions per call")
 if not topics.empty:
     topics["per_call"] = (topics["mentions"] / topics["calls"]).round(2)
-    heatmap = alt.Chart(topics).encode(
-        x=alt.X("category:N", title=None), y=alt.Y("rep:N", title=None)
+    heatmap = alt.Chart(topics, height=40 * topics["rep"].nunique() + 40).encode(
+        x=alt.X("category:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("rep:N", title=None),
     )
     st.altair_chart(
         heatmap.mark_rect().encode(

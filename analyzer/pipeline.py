@@ -124,6 +124,14 @@ class Ingestor:
             return Outcome(path, "skipped", existing["call_id"], "already ingested (same sha256)")
         if existing and existing["call_id"] != call_id:
             call_id = existing["call_id"]  # re-ingesting the same content keeps its id
+        taken = self.store.find_call(call_id)
+        if taken and taken["status"] == "ok" and taken["content_sha256"] != sha256:
+            # Never store anything under this id: that would replace another recording's call.
+            reason = (
+                f"call_id '{call_id}' already belongs to {taken['source_path']} (different "
+                "content); give this file another call_id"
+            )
+            return Outcome(path, "failed", call_id, reason)
         try:
             transcript = self._transcript(path, meta)
             mentions = tuple(self.tagger.tag(transcript.utterances))

@@ -233,6 +233,11 @@ class Store:
         utterances = transcript.utterances if transcript else ()
         with self._transaction() as connection:
             self._delete(connection, record.call_id)
+            if record.status == "ok":  # earlier failed attempts at this file are superseded
+                connection.execute(
+                    "DELETE FROM calls WHERE source_path = ? AND status = 'failed'",
+                    [record.source_path],
+                )
             connection.execute(
                 """INSERT INTO calls (call_id, source_path, content_sha256, title, call_type, rep,
                        account, call_date, duration_s, language, asr_model, status, error,
@@ -289,6 +294,13 @@ class Store:
             "SELECT call_id, status, source_path FROM calls WHERE content_sha256 = ? "
             "ORDER BY status = 'ok' DESC LIMIT 1",
             [sha256],
+        )
+        return rows[0] if rows else None
+
+    def find_call(self, call_id: str) -> dict | None:
+        rows = self._read(
+            "SELECT call_id, status, source_path, content_sha256 FROM calls WHERE call_id = ?",
+            [call_id],
         )
         return rows[0] if rows else None
 

@@ -103,6 +103,7 @@ def test_a_failed_file_is_retried_on_the_next_run(workdir):
     assert run("ingest", bad).exit_code == 1
     bad.write_text(VTT)  # fixed in place: new content, new hash
     assert run("ingest", bad).exit_code == 0
+    assert query(workdir, "SELECT status FROM calls") == [("ok",)]  # the failure is superseded
 
 
 def test_folder_with_manifest(workdir):
@@ -152,3 +153,13 @@ def test_bad_tracker_file(workdir):
     result = CliRunner().invoke(cli, ["trackers", "--trackers", str(user)])
     assert result.exit_code != 0
     assert "'phrases' must be a non-empty list" in result.output
+
+
+def test_a_call_id_in_use_by_another_recording_is_not_overwritten(workdir):
+    other = workdir / "other.vtt"
+    other.write_text(VTT.replace("Gong", "Chorus"))
+    assert run("ingest", workdir / "meeting.vtt", "--call-id", "acme-1").exit_code == 0
+    clash = run("ingest", other, "--call-id", "acme-1")
+    assert clash.exit_code == 1
+    assert "call_id 'acme-1' already belongs to" in clash.output
+    assert query(workdir, "SELECT term FROM mentions WHERE category = 'competitor'") == [("Gong",)]
