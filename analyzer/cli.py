@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from analyzer.config import DB_ENV_VAR, default_db_path
+from analyzer.config import DB_ENV_VAR, app_path, default_db_path, sample_calls_dir
 from analyzer.errors import AnalyzerError
 from analyzer.pipeline import IngestOptions, Ingestor, Outcome, collect_inputs
 from analyzer.records import CALL_TYPES
@@ -139,6 +140,12 @@ def ingest(
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
 
+    if _run_batch(ingestor, files, metas, default):
+        sys.exit(1)
+
+
+def _run_batch(ingestor: Ingestor, files, metas, default) -> int:
+    """Ingest with a progress bar and a line per file; returns the number of failed files."""
     with Progress(
         TextColumn("[bold]ingest"),
         BarColumn(),
@@ -146,7 +153,6 @@ def ingest(
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
         console=console,
-        transient=False,
     ) as progress:
         task = progress.add_task("", total=len(files))
 
@@ -154,14 +160,17 @@ def ingest(
             progress.advance(task)
             progress.console.print(_outcome_line(outcome), highlight=False, soft_wrap=True)
 
-        summary = ingestor.ingest_many(files, metas, default, on_done=report)
+        def starting(path: Path) -> None:
+            progress.update(task, description=path.name)
+
+        summary = ingestor.ingest_many(files, metas, default, on_done=report, on_start=starting)
+        progress.update(task, description="")
     console.print(
         f"{summary.count('ok')} ingested, {summary.count('skipped')} skipped, "
-        f"{summary.count('failed')} failed -> {store.path}",
+        f"{summary.count('failed')} failed -> {ingestor.store.path}",
         soft_wrap=True,
     )
-    if summary.failed:
-        sys.exit(1)
+    return len(summary.failed)
 
 
 def _outcome_line(outcome: Outcome) -> str:
@@ -265,28 +274,98 @@ def trackers(trackers_file) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @trackers_option
-def evaluate(gold_files, as_json, trackers_file) -> None:
-    """Precision, recall and F1 of the trackers on labeled utterances (JSON Lines).
+@db_option
+def evaluate(gold_files, as_json, trackers_file, db) -> None:
+    """Precision, recall and F1 per category against gold labels, at utterance level.
 
-    Each line: {"role": "customer", "text": "...", "labels": ["pricing"], "competitors": []}.
+    GOLD files are labeled calls (.json, like sample_calls/gold/*.json), scored against the
+    mentions stored in the database for their call_id; or labeled utterances (.jsonl, one
+    {"role", "text", "labels", "competitors"} per line), scored by tagging their text.
+    A "competitor names" row scores the canonical names found.
 
     Example:
 
-        analyzer eval tests/data/labeled_utterances.jsonl
+        analyzer eval sample_calls/gold/*.json --db demo.duckdb
     """
-    from analyzer.evaluate import evaluate_tagger, read_gold
+    from analyzer.evaluate import evaluate_stored, evaluate_tagger, read_any_gold
     from analyzer.tagging import KeywordTagger
 
     try:
-        gold = [utterance for path in gold_files for utterance in read_gold(path)]
-        scores = evaluate_tagger(KeywordTagger(load_trackers(trackers_file)), gold)
+        golds = [read_any_gold(path) for path in gold_files]
+        calls = [gold for gold in golds if not isinstance(gold, list)]
+        utterances = [u for gold in golds if isinstance(gold, list) for u in gold]
+        if calls and utterances:
+            raise click.ClickException("give either labeled calls (.json) or utterances (.jsonl)")
+        tracker_set = load_trackers(trackers_file)
+        categories = sorted(
+            set(tracker_set.categories)
+            | {label for call in calls for u in call.utterances for label in u.labels}
+            | {label for u in utterances for label in u.labels}
+        )
+        if calls:
+            scores = evaluate_stored(_store(db), calls, categories)
+            count = sum(len(call.utterances) for call in calls)
+        else:
+            scores = evaluate_tagger(KeywordTagger(tracker_set), utterances)
+            count = len(utterances)
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
     rows = [row.as_dict() for row in scores]
     if as_json:
-        click.echo(json.dumps({"utterances": len(gold), "scores": rows}, indent=2))
+        click.echo(json.dumps({"utterances": count, "scores": rows}, indent=2))
     else:
+        console.print(f"{count} gold utterances", soft_wrap=True)
         _print_table(rows, "scores")
+
+
+@cli.command()
+@click.option(
+    "--calls",
+    "calls_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with the calls and their manifest.csv (default: the bundled sample_calls/).",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("demo.duckdb"),
+    show_default=True,
+    help="Demo database; built on the first run, reused after.",
+)
+@click.option("--port", default=8501, show_default=True, help="Port for the app.")
+@click.option("--no-app", is_flag=True, help="Build the database but do not start the app.")
+def demo(calls_dir, db, port, no_app) -> None:
+    """Build the demo database from the sample calls (real ASR) and open the app on it.
+
+    The first run transcribes every sample recording (a few minutes on 2 cores); later runs
+    find them already ingested and start the app at once.
+
+    Example:
+
+        analyzer demo
+    """
+    calls_dir = calls_dir or sample_calls_dir()
+    if not (calls_dir / "manifest.csv").is_file():
+        raise click.ClickException(
+            f"{calls_dir}/manifest.csv not found: run from a checkout of the repository "
+            "or pass --calls FOLDER"
+        )
+    try:
+        files, metas = collect_inputs([calls_dir])
+        ingestor = Ingestor(_store(db, create=True), load_trackers())
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+    failed = _run_batch(ingestor, files, metas, make_meta())
+    if failed:
+        raise click.ClickException(f"{failed} sample call(s) failed to ingest; see above")
+    if no_app:
+        return
+    app = app_path()
+    console.print(f"opening the app on {db} at http://localhost:{port}", soft_wrap=True)
+    os.environ[DB_ENV_VAR] = str(db.resolve())
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port)]
+    os.execv(sys.executable, command)  # the app takes over this process; Ctrl-C stops it
 
 
 def _print_table(rows: list[dict], what: str) -> None:

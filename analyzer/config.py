@@ -19,6 +19,15 @@ def models_dir() -> Path:
     raise FileNotFoundError("models/trackers.yaml not found next to the analyzer package")
 
 
+def sample_calls_dir() -> Path:
+    """The bundled sample calls (present in a checkout of the repository)."""
+    return _PACKAGE_DIR.parent / "sample_calls"
+
+
+def app_path() -> Path:
+    return _PACKAGE_DIR.parent / "app.py"
+
+
 def default_trackers_path() -> Path:
     return models_dir() / "trackers.yaml"
 

@@ -1,7 +1,13 @@
 """Precision, recall and F1 of tracked categories against gold labels, per utterance.
 
-Gold files are JSON Lines, one utterance a line:
+Two kinds of gold file:
+- labeled utterances, JSON Lines (`*.jsonl`), scored by tagging their text (no ASR, no database):
     {"id": "u1", "role": "customer", "text": "...", "labels": ["pricing"], "competitors": []}
+- a labeled call (`*.json`, as `sample_calls/gold/`): `call_id` plus utterances with `start`,
+  `end`, `role`, `labels`, `competitors`; scored against the mentions stored for that call_id,
+  each stored mention counting for the gold utterance whose side and time span hold it. So a
+  call ingested from audio is scored with its ASR errors, and the same gold file ingested as a
+  transcript scores the tagging alone.
 `labels` are categories; `competitors` the canonical names said, scored as a separate
 "competitor names" row (each name in each utterance counts once).
 """
@@ -19,6 +25,10 @@ from analyzer.records import ROLES, Utterance
 NAMES_ROW = "competitor names"
 
 
+# A stored mention belongs to a gold utterance when it starts within this margin of it.
+TIME_MARGIN_S = 0.5
+
+
 @dataclass(frozen=True)
 class GoldUtterance:
     id: str
@@ -26,6 +36,15 @@ class GoldUtterance:
     text: str
     labels: frozenset[str]
     competitors: frozenset[str] = frozenset()
+    start_s: float = 0.0
+    end_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class GoldCall:
+    call_id: str
+    path: Path
+    utterances: tuple[GoldUtterance, ...]
 
 
 @dataclass(frozen=True)
@@ -130,4 +149,69 @@ def evaluate_tagger(tagger, gold: Sequence[GoldUtterance]) -> list[Score]:
         if mention.category == "competitor":
             names[mention.utterance_idx].add(mention.term)
     categories = sorted({c for g in gold for c in g.labels} | set(tagger.trackers.categories))
+    return score(gold, labels, names, categories)
+
+
+def read_gold_call(path: Path) -> GoldCall:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        utterances = tuple(
+            GoldUtterance(
+                id=f"{data['call_id']}#{index}",
+                role=item.get("role", "unknown"),
+                text=item["text"],
+                labels=frozenset(item.get("labels", ())),
+                competitors=frozenset(item.get("competitors", ())),
+                start_s=float(item["start"]),
+                end_s=float(item["end"]),
+            )
+            for index, item in enumerate(data["utterances"])
+        )
+        return GoldCall(str(data["call_id"]), path, utterances)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path}: not a labeled call ({error!r})") from error
+
+
+def read_any_gold(path: Path) -> list[GoldUtterance] | GoldCall:
+    return read_gold(path) if path.suffix.lower() == ".jsonl" else read_gold_call(path)
+
+
+def _owner(call: GoldCall, role: str, start_s: float) -> int | None:
+    """Index of the gold utterance a mention at `start_s` said by `role` belongs to."""
+    best, best_distance = None, None
+    for index, utterance in enumerate(call.utterances):
+        if role != "unknown" and utterance.role != role:
+            continue
+        if not utterance.start_s - TIME_MARGIN_S <= start_s <= utterance.end_s + TIME_MARGIN_S:
+            continue
+        inside = utterance.start_s <= start_s <= utterance.end_s
+        distance = (0 if inside else 1, abs(start_s - (utterance.start_s + utterance.end_s) / 2))
+        if best_distance is None or distance < best_distance:
+            best, best_distance = index, distance
+    return best
+
+
+def evaluate_stored(store, calls: Sequence[GoldCall], categories: Iterable[str]) -> list[Score]:
+    """Score the mentions stored for each gold call against its labels."""
+    missing = [call.call_id for call in calls if store.find_call(call.call_id) is None]
+    if missing:
+        raise InputError(f"not in {store.path}: {', '.join(missing)} (ingest those calls first)")
+    gold: list[GoldUtterance] = []
+    labels: list[set[str]] = []
+    names: list[set[str]] = []
+    for call in calls:
+        offset = len(gold)
+        gold.extend(call.utterances)
+        labels.extend(set() for _ in call.utterances)
+        names.extend(set() for _ in call.utterances)
+        for mention in store.mentions(call_id=call.call_id, limit=1_000_000):
+            owner = _owner(call, mention["role"], mention["start_s"])
+            if owner is None:  # tagged where nothing was said: a false positive of its own
+                gold.append(GoldUtterance("stray", mention["role"], "", frozenset()))
+                labels.append({mention["category"]})
+                names.append({mention["term"]} if mention["category"] == "competitor" else set())
+                continue
+            labels[offset + owner].add(mention["category"])
+            if mention["category"] == "competitor":
+                names[offset + owner].add(mention["term"])
     return score(gold, labels, names, categories)

@@ -17,6 +17,7 @@ from analyzer.sources import (
     SUPPORTED_EXTENSIONS,
     kind_of,
     load_audio,
+    read_json_meta,
     read_manifest,
     read_transcript,
     sha256_of,
@@ -118,6 +119,11 @@ class Ingestor:
             sha256 = sha256_of(path)
         except OSError as error:
             return Outcome(path, "failed", detail=f"cannot read file ({error.strerror or error})")
+        if path.suffix.lower() == ".json":
+            try:
+                meta = merge_meta(meta, read_json_meta(path))
+            except AnalyzerError as error:
+                return self._fail(path, sha256, default_call_id(path, sha256), meta, str(error))
         call_id = meta.call_id or default_call_id(path, sha256)
         existing = self.store.find_by_sha(sha256)
         if existing and existing["status"] == "ok" and not self.options.force:
@@ -180,13 +186,14 @@ class Ingestor:
         metas: dict[str, CallMeta],
         default: CallMeta,
         on_done: Callable[[Outcome], None] | None = None,
+        on_start: Callable[[Path], None] | None = None,
     ) -> BatchSummary:
         """Ingest files in order; one bad file never stops the batch."""
         summary = BatchSummary()
         for path in files:
-            meta = metas.get(path.name, default)
-            if meta is not default:
-                meta = _fill(meta, default)
+            if on_start:
+                on_start(path)
+            meta = merge_meta(metas[path.name], default) if path.name in metas else default
             outcome = self.ingest(path, meta)
             summary.outcomes.append(outcome)
             if on_done:
@@ -204,13 +211,14 @@ class Ingestor:
         return len(call_ids)
 
 
-def _fill(meta: CallMeta, default: CallMeta) -> CallMeta:
-    """Manifest values win; flags fill what the manifest row leaves empty (never the call_id)."""
+def merge_meta(meta: CallMeta, fallback: CallMeta) -> CallMeta:
+    """`meta` wins; `fallback` fills what it leaves empty (manifest row over flags, flags over
+    the metadata inside a JSON transcript)."""
     return CallMeta(
-        call_id=meta.call_id,
-        rep=meta.rep or default.rep,
-        account=meta.account or default.account,
-        call_type=meta.call_type or default.call_type,
-        call_date=meta.call_date or default.call_date,
-        title=meta.title or default.title,
+        call_id=meta.call_id or fallback.call_id,
+        rep=meta.rep or fallback.rep,
+        account=meta.account or fallback.account,
+        call_type=meta.call_type or fallback.call_type,
+        call_date=meta.call_date or fallback.call_date,
+        title=meta.title or fallback.title,
     )

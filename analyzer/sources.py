@@ -208,8 +208,23 @@ def _merge_continuations(utterances: list[Utterance]) -> list[Utterance]:
     return merged
 
 
+def read_json_meta(path: Path) -> CallMeta:
+    """Call metadata a JSON transcript may carry at its top level (call_id, rep, account, ...)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"malformed JSON transcript ({error})") from error
+    if not isinstance(data, dict):
+        return CallMeta()
+    return make_meta(**{key: data.get(key) for key in MANIFEST_COLUMNS if key != "file"})
+
+
 def _read_json(path: Path) -> list[Utterance]:
-    """Our JSON: `{"utterances": [{speaker, role?, start, end, text}, ...]}` or just the list."""
+    """Our JSON: `{"utterances": [{speaker, role?, start, end, text}, ...]}` or just the list.
+
+    The object may also carry call metadata (see `read_json_meta`) and other keys, such as gold
+    labels, which are ignored here.
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
     items = data.get("utterances") if isinstance(data, dict) else data
     if not isinstance(items, list):

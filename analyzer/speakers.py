@@ -11,13 +11,19 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from analyzer.records import ROLES, Utterance
-from analyzer.sources import Audio
+from analyzer.sources import SAMPLE_RATE, Audio
 
 DEFAULT_CHANNEL_ROLES = ("rep", "customer")  # left, right
 # Two channels whose difference carries less than this share of their energy are one mix
 # copied twice (exported MP3s do this); lossy coding leaves a little difference, real
 # two-leg recordings leave almost all of it.
 DUAL_MONO_RESIDUAL = 0.05
+# Crosstalk: each leg of a call also picks up the other party faintly (echo, headset bleed,
+# codec leakage). Whisper normalizes loudness and transcribes that whisper too, so frames where
+# a channel is this much quieter than the other are silenced before ASR.
+CROSSTALK_MARGIN_DB = 15.0
+CROSSTALK_FRAME_S = 0.02
+CROSSTALK_HOLD_FRAMES = 5  # keep a channel open 100 ms around its own speech
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,38 @@ def is_dual_mono(left: np.ndarray, right: np.ndarray) -> bool:
     return float(np.dot(difference, difference)) / energy < DUAL_MONO_RESIDUAL
 
 
+def frame_levels_db(samples: np.ndarray, frame: int) -> np.ndarray:
+    """Loudness of each `frame`-sample frame in dB (full scale = 0)."""
+    count = len(samples) // frame
+    frames = samples[: count * frame].reshape(count, frame)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+
+
+def suppress_crosstalk(
+    left: np.ndarray, right: np.ndarray, margin_db: float = CROSSTALK_MARGIN_DB
+) -> tuple[np.ndarray, np.ndarray]:
+    """Silence each channel where the other one is much louder, i.e. where it only carries the
+    other party's bleed. When both talk at once both stay, as they are both speech."""
+    frame = int(CROSSTALK_FRAME_S * SAMPLE_RATE)
+    left_db, right_db = frame_levels_db(left, frame), frame_levels_db(right, frame)
+    gated = []
+    for own, other, samples in ((left_db, right_db, left), (right_db, left_db, right)):
+        keep = own >= other - margin_db
+        # Hold the gate open a little around kept frames so word edges are not clipped.
+        kernel = np.ones(2 * CROSSTALK_HOLD_FRAMES + 1)
+        keep = np.convolve(keep.astype(float), kernel, "same") > 0
+        mask = np.repeat(keep, frame)
+        mask = np.concatenate([mask, np.full(len(samples) - len(mask), True)])
+        gated.append(np.where(mask, samples, 0.0).astype(np.float32))
+    return gated[0], gated[1]
+
+
 def split_sides(audio: Audio, channel_roles: tuple[str, str] = DEFAULT_CHANNEL_ROLES) -> list[Side]:
-    """One Side per channel of a true stereo call; a single `unknown` Side otherwise."""
+    """One Side per channel of a true stereo call (crosstalk removed); one `unknown` Side else."""
     if len(audio.channels) == 2:
         left, right = audio.channels
         if not is_dual_mono(left, right):
+            left, right = suppress_crosstalk(left, right)
             return [
                 Side(role, role, channel)
                 for role, channel in zip(channel_roles, (left, right), strict=True)

@@ -28,20 +28,7 @@ from analyzer.records import Mention, Utterance
 from analyzer.trackers import Tracker, TrackerSet
 
 NEGATORS = frozenset(
-    [
-        "not",
-        "n't",
-        "no",
-        "never",
-        "nobody",
-        "nothing",
-        "none",
-        "neither",
-        "nor",
-        "without",
-        "hardly",
-        "cannot",
-    ]
+    "not n't no never nobody nothing none neither nor without hardly cannot zero".split()
 )
 CONDITIONAL_MARKS = frozenset({"if", "whether"})
 NEG_RAISING_LEMMAS = frozenset(
@@ -52,9 +39,7 @@ HYPOTHETICAL_LEMMAS = frozenset({"imagine", "suppose", "hypothetically", "wonder
 CLAUSE_HEADS = frozenset({"ROOT", "conj", "advcl", "parataxis", "relcl"})
 PREDICATE_DEPS = frozenset({"ROOT", "acomp", "aux", "auxpass"})
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "aux", "auxpass"})
-DETERMINERS = frozenset(
-    ["the", "a", "an", "our", "your", "their", "this", "that", "my", "his", "her", "its"]
-)
+DETERMINERS = frozenset("the a an our your their this that my his her its".split())
 NOT_NEAR_WINDOW = 4
 MAX_NAME_TOKENS = 3
 MIN_FUZZY_CHARS = 4
@@ -90,7 +75,14 @@ class KeywordTagger:
         for tracker in trackers.trackers:
             self._lower.add(tracker.name, [self.nlp.make_doc(p) for p in tracker.phrases])
             if not tracker.is_name:  # names do not inflect; lemmatizing them only adds noise
-                self._lemma.add(tracker.name, list(self.nlp.pipe(tracker.phrases)))
+                # A phrase in base form ("cancel") also matches its inflections ("cancelled");
+                # an inflected phrase ("broken") must not widen to its base ("a break").
+                base_forms = [
+                    doc
+                    for doc in self.nlp.pipe(tracker.phrases)
+                    if all(token.lemma_.lower() == token.lower_ for token in doc)
+                ]
+                self._lemma.add(tracker.name, base_forms)
         # Fuzzy index: squashed phrase -> (tracker, phonetic code)
         self._names: dict[str, tuple[Tracker, str]] = {}
         for tracker in trackers.trackers:
@@ -191,6 +183,8 @@ class KeywordTagger:
             return False
         if tracker.not_near and _near(span, tracker.not_near):
             return False
+        if tracker.objects and not _acts_on(span, tracker.objects):
+            return False
         if self.trackers.negation.get(tracker.category) == "suppress" and (
             is_negated(span) or is_hypothetical(span)
         ):
@@ -218,12 +212,52 @@ class KeywordTagger:
         capitalized_mid_sentence = span.text[:1].isupper() and not span[0].is_sent_start
         if exact and capitalized_mid_sentence:
             return True
+        # Tool talk anywhere in the turn counts: "Gone itself was fine. It just cost too much."
         context = self.trackers.context_lemmas
         return any(
             token.lemma_.lower() in context or token.lower_ in context
-            for token in span.sent
+            for token in doc
             if not (span.start <= token.i < span.end)
         )
+
+
+def _acts_on(span: Span, objects: tuple[str, ...]) -> bool:
+    """For a matched verb: its object is one of `objects` ("cancel the contract"), or it has none
+    and is not done by one other person ("Luis had to cancel" is about a meeting, not us)."""
+    verb = span.root
+    if verb.pos_ != "VERB":
+        return True
+    direct = [
+        child
+        for child in verb.children
+        if child.dep_ in ("dobj", "npadvmod", "attr") and child.i not in range(span.start, span.end)
+    ]
+    # "cancel our sync to be on this": the parser makes the object the subject of a clause.
+    direct += [
+        grandchild
+        for child in verb.children
+        if child.dep_ == "ccomp"
+        for grandchild in child.children
+        if grandchild.dep_ == "nsubj" and verb.i < grandchild.i < child.i
+    ]
+    if any(child.dep_ == "dobj" for child in span):  # the phrase names its own object
+        return True
+    if direct:
+        return any(child.lemma_.lower() in objects or child.lower_ in objects for child in direct)
+    # Who does it: the verb's subject, or the subject of the verb it depends on ("Luis had to").
+    doer = verb
+    doers = [child for child in doer.children if child.dep_ in ("nsubj", "nsubjpass")]
+    while not doers and doer.dep_ in ("xcomp", "conj") and doer.head is not doer:
+        doer = doer.head
+        doers = [child for child in doer.children if child.dep_ in ("nsubj", "nsubjpass")]
+    return not any(_is_one_person(doer) for doer in doers)
+
+
+def _is_one_person(token) -> bool:
+    """'he', 'she' or a bare name ("Luis"), not a role ("my VP", "the team")."""
+    if token.lower_ in ("he", "she"):
+        return True
+    return token.pos_ == "PROPN" and not any(c.dep_ in ("poss", "det") for c in token.children)
 
 
 def _near(span: Span, lemmas: tuple[str, ...]) -> bool:

@@ -31,6 +31,7 @@ class Tracker:
     ambiguous: bool = False
     fuzzy: bool = True
     not_near: tuple[str, ...] = ()
+    objects: tuple[str, ...] = ()  # verbs match only acting on these (see tagging._acts_on)
 
 
 @dataclass(frozen=True)
@@ -127,4 +128,5 @@ def _tracker(item: object, number: int) -> Tracker:
         ambiguous=bool(item.get("ambiguous", False)),
         fuzzy=bool(item.get("fuzzy", True)),
         not_near=tuple(str(word).lower() for word in item.get("not_near", ())),
+        objects=tuple(str(word).lower() for word in item.get("objects", ())),
     )

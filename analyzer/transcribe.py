@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.records import Transcript, Utterance, Word
-from analyzer.speakers import Side
+from analyzer.speakers import Side, frame_levels_db
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ BATCH_SIZE = 8
 # reference call), and never longer than Whisper's 30 s window.
 VAD_MIN_SILENCE_MS = 500
 VAD_MAX_SPEECH_S = 30
+SOUND_DB = -40.0
 # Whisper's prompt is capped at 224 tokens; a name list stays far below that.
 MAX_PROMPT_TERMS = 40
 
@@ -94,6 +95,23 @@ def transcribe_words(samples, model, prompt: str | None = None) -> list[Word]:
         )
     else:
         segments, _ = model.transcribe(samples, **options)
+    words = _words(segments)
+    if not words and has_sound(samples):
+        # Silero VAD can miss speech entirely (steeply band-limited lines, unusual voices);
+        # a side with sound but no detected speech is worth one pass without it.
+        logger.info("VAD found no speech in audio with sound; transcribing without VAD")
+        segments, _ = model.transcribe(samples, **{**options, "vad_filter": False})
+        words = _words(segments)
+    return words
+
+
+def has_sound(samples) -> bool:
+    """More than a second of frames louder than -40 dBFS."""
+    frame = int(0.02 * 16_000)
+    return int((frame_levels_db(samples, frame) > SOUND_DB).sum()) * 0.02 > 1.0
+
+
+def _words(segments) -> list[Word]:
     words = []
     for segment in segments:
         for word in segment.words or ():

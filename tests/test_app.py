@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from analyzer.cli import cli
 
 APP = str(Path(__file__).parents[1] / "app.py")
-SAMPLE_VTT = Path(__file__).parents[1] / "sample_calls" / "2026-10-06_initech_renewal.vtt"
+MEETING = Path(__file__).parent / "data" / "meeting.vtt"
 
 
 def run_app(db: Path) -> AppTest:
@@ -39,7 +39,7 @@ def test_overview_shows_stored_calls(tmp_path):
     db = tmp_path / "app.duckdb"
     result = CliRunner().invoke(
         cli,
-        ["ingest", str(SAMPLE_VTT), "--db", str(db), "--rep", "Priya Shah", "--account", "Initech"],
+        ["ingest", str(MEETING), "--db", str(db), "--rep", "Priya Shah", "--account", "Acme"],
     )
     assert result.exit_code == 0, result.output
     app = run_app(db)

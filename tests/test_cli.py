@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
 
-VTT = """WEBVTT
-
-00:00:01.000 --> 00:00:04.000
-<v Priya Shah>Thanks for joining. Have you looked at other tools?</v>
-
-00:00:04.500 --> 00:00:09.000
-<v Dana Lee>We tried Gong last year, but the price was too high.</v>
-
-00:00:09.500 --> 00:00:12.000
-<v Dana Lee>If support doesn't improve we will cancel.</v>
-"""
+VTT = (Path(__file__).parent / "data" / "meeting.vtt").read_text()
 
 
 @pytest.fixture
@@ -163,3 +155,18 @@ def test_a_call_id_in_use_by_another_recording_is_not_overwritten(workdir):
     assert clash.exit_code == 1
     assert "call_id 'acme-1' already belongs to" in clash.output
     assert query(workdir, "SELECT term FROM mentions WHERE category = 'competitor'") == [("Gong",)]
+
+
+def test_json_transcript_carries_its_own_metadata(workdir):
+    path = workdir / "call.json"
+    path.write_text(
+        '{"call_id": "acme-7", "rep": "Priya Shah", "account": "Acme", "call_type": "cs",'
+        ' "date": "2026-10-02", "utterances": [{"speaker": "Priya Shah", "start": 0, "end": 2,'
+        ' "text": "Hi Dana."}, {"speaker": "Dana", "start": 2, "end": 5,'
+        ' "text": "We will cancel the contract."}]}'
+    )
+    assert run("ingest", path, "--account", "Acme Corp").exit_code == 0
+    assert query(workdir, "SELECT call_id, rep, account, call_type FROM calls") == [
+        ("acme-7", "Priya Shah", "Acme Corp", "cs")  # flags win over the file's own metadata
+    ]
+    assert query(workdir, "SELECT role FROM utterances ORDER BY idx") == [("rep",), ("customer",)]

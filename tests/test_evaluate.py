@@ -56,3 +56,39 @@ def test_eval_command_json():
     report = json.loads(result.output)
     assert report["utterances"] == 110
     assert {row["category"] for row in report["scores"]} >= {"churn_signal", NAMES_ROW}
+
+
+GOLD_CALL = {
+    "call_id": "g-1",
+    "rep": "Priya Shah",
+    "utterances": [
+        {"speaker": "Priya Shah", "role": "rep", "start": 0.0, "end": 3.0,
+         "text": "Our pricing is sixty dollars a seat.", "labels": ["pricing"], "competitors": []},
+        {"speaker": "Dana", "role": "customer", "start": 3.5, "end": 7.0,
+         "text": "We tried Gong, it was too expensive.", "labels": ["competitor", "pricing"],
+         "competitors": ["Gong"]},
+        {"speaker": "Dana", "role": "customer", "start": 7.5, "end": 9.0,
+         "text": "Honestly the renewal worries us.", "labels": ["churn_signal"], "competitors": []},
+    ],
+}  # fmt: skip
+
+
+def test_stored_mentions_are_scored_per_gold_utterance(tmp_path):
+    path = tmp_path / "g-1.json"
+    path.write_text(json.dumps(GOLD_CALL))
+    db = str(tmp_path / "gold.duckdb")
+    assert CliRunner().invoke(cli, ["ingest", str(path), "--db", db]).exit_code == 0
+    result = CliRunner().invoke(cli, ["eval", str(path), "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    scores = {row["category"]: row for row in json.loads(result.output)["scores"]}
+    assert (scores["pricing"]["tp"], scores["pricing"]["fp"], scores["pricing"]["fn"]) == (2, 0, 0)
+    assert scores[NAMES_ROW]["tp"] == 1
+    assert scores["churn_signal"]["fn"] == 1  # "worries us" is not a keyword: a known miss
+
+
+def test_eval_of_a_call_not_in_the_database(tmp_path):
+    path = tmp_path / "g-1.json"
+    path.write_text(json.dumps(GOLD_CALL))
+    result = CliRunner().invoke(cli, ["eval", str(path), "--db", str(tmp_path / "x.duckdb")])
+    assert result.exit_code != 0
+    assert "g-1 (ingest those calls first)" in result.output

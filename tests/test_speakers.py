@@ -15,7 +15,7 @@ VOICE_B = rng.normal(0, 0.1, 16_000).astype(np.float32)
 def test_true_stereo_gives_one_side_per_channel():
     sides = split_sides(Audio((VOICE_A, VOICE_B), 2, 8000))
     assert [s.role for s in sides] == ["rep", "customer"]
-    assert sides[0].samples is VOICE_A
+    assert np.array_equal(sides[0].samples, VOICE_A)  # nothing to suppress: both talk throughout
 
 
 def test_channel_role_map_can_be_swapped():
@@ -60,3 +60,19 @@ def test_rep_name_variants(label):
 def test_without_a_matching_rep_roles_stay_unknown():
     assigned = assign_roles(utterances("Speaker 1", "Speaker 2"), "Priya Shah")
     assert {u.role for u in assigned} == {"unknown"}
+
+
+def test_crosstalk_is_silenced_but_overlapping_speech_kept():
+    from analyzer.speakers import suppress_crosstalk
+
+    rep = np.zeros(48_000, dtype=np.float32)
+    customer = np.zeros(48_000, dtype=np.float32)
+    rep[:32_000] = VOICE_A[:16_000].repeat(2)  # rep talks for 2 s
+    customer[:16_000] = 0.03 * rep[:16_000]  # the rep bleeds into the customer leg (-30 dB)
+    customer[16_000:32_000] = VOICE_B  # then both talk at once
+    customer[32_000:] = VOICE_B[:16_000] * 0.5  # then the customer alone
+    left, right = suppress_crosstalk(rep, customer)
+    assert np.abs(right[1_000:14_000]).max() == 0  # bleed gone (word edges aside)
+    assert np.allclose(right[18_000:30_000], customer[18_000:30_000])  # overlap kept
+    assert np.allclose(left[:30_000], rep[:30_000])
+    assert np.allclose(right[34_000:], customer[34_000:])

@@ -143,3 +143,32 @@ def test_user_tracker_file_adds_a_category(tmp_path):
     tagger = KeywordTagger(load_trackers(user))
     utterance = Utterance("c", "customer", 0, 1, "Legal needs the SOC 2 report first.")
     assert [m.category for m in tagger.tag([utterance])] == ["security"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Actually, can we cancel Thursday?",
+        "Luis had to cancel, he's stuck at a customer site.",
+        "I had to cancel our exec sync to be on this.",
+    ],
+)
+def test_cancelling_a_meeting_or_attendance_is_not_churn(tagger, text):
+    assert "churn_signal" not in categories(tagger, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["We'll cancel the contract in March.", "Honestly my VP wants to cancel.", "We might cancel."],
+)
+def test_cancelling_what_we_sell_is_churn(tagger, text):
+    assert "churn_signal" in categories(tagger, text)
+
+
+def test_inflected_phrase_does_not_widen_to_its_base(tagger):
+    assert "pain_point" in categories(tagger, "The sync is broken again.")
+    assert "pain_point" not in categories(tagger, "Is there a price break once we hit fifty?")
+
+
+def test_base_form_phrase_matches_inflections(tagger):
+    assert "pain_point" in categories(tagger, "New hires took forever to ramp.")
