@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+import numpy as np
+
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.records import Transcript, Utterance, Word
 from analyzer.speakers import Side, frame_levels_db
@@ -31,7 +33,10 @@ BATCH_SIZE = 8
 # reference call), and never longer than Whisper's 30 s window.
 VAD_MIN_SILENCE_MS = 500
 VAD_MAX_SPEECH_S = 30
-SOUND_DB = -40.0
+SOUND_FLOOR_DB = -45.0
+SOUND_RANGE_DB = 25.0
+# Words normally span most of the audio that has sound; far less means the VAD missed speech.
+MIN_SPEECH_COVERAGE = 0.4
 # Whisper's prompt is capped at 224 tokens; a name list stays far below that.
 MAX_PROMPT_TERMS = 40
 
@@ -96,19 +101,27 @@ def transcribe_words(samples, model, prompt: str | None = None) -> list[Word]:
     else:
         segments, _ = model.transcribe(samples, **options)
     words = _words(segments)
-    if not words and has_sound(samples):
-        # Silero VAD can miss speech entirely (steeply band-limited lines, unusual voices);
-        # a side with sound but no detected speech is worth one pass without it.
-        logger.info("VAD found no speech in audio with sound; transcribing without VAD")
+    sound = sound_seconds(samples)
+    spoken = sum(word.end_s - word.start_s for word in words)
+    if sound > 1.0 and spoken < MIN_SPEECH_COVERAGE * sound:
+        # Silero VAD can miss much of the speech (steeply band-limited lines, unusual voices):
+        # when the words cover too little of the audio that has sound, try once without it.
+        logger.info("words cover %.0f of %.0f s with sound; retrying without VAD", spoken, sound)
         segments, _ = model.transcribe(samples, **{**options, "vad_filter": False})
-        words = _words(segments)
+        retried = _words(segments)
+        if len(retried) > len(words):
+            words = retried
     return words
 
 
-def has_sound(samples) -> bool:
-    """More than a second of frames louder than -40 dBFS."""
-    frame = int(0.02 * 16_000)
-    return int((frame_levels_db(samples, frame) > SOUND_DB).sum()) * 0.02 > 1.0
+def sound_seconds(samples) -> float:
+    """Seconds of 20 ms frames within 25 dB of the loud part of the audio (and above -45 dBFS):
+    a rough speech-activity measure that background noise well below the voice does not fill."""
+    levels = frame_levels_db(samples, int(0.02 * 16_000))
+    if levels.size == 0:
+        return 0.0
+    threshold = max(SOUND_FLOOR_DB, float(np.percentile(levels, 95)) - SOUND_RANGE_DB)
+    return float((levels > threshold).sum()) * 0.02
 
 
 def _words(segments) -> list[Word]:
