@@ -198,6 +198,8 @@ class Ingestor:
             summary.outcomes.append(outcome)
             if on_done:
                 on_done(outcome)
+        if summary.count("ok"):
+            self.store.refresh_search_index()
         return summary
 
     def retag(self, on_done: Callable[[str, int], None] | None = None) -> int:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import random
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from analyzer.errors import StoreError
@@ -95,6 +98,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX words_call ON words (call_id)",
         ),
     ),
+    (
+        3,
+        "unique utterance key for full-text search",
+        (
+            "ALTER TABLE utterances ADD COLUMN uid VARCHAR",
+            "UPDATE utterances SET uid = call_id || '#' || idx",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -104,6 +115,7 @@ _UTTERANCE_SCHEMA = pa.schema(
     [
         ("call_id", pa.string()),
         ("idx", pa.int32()),
+        ("uid", pa.string()),
         ("speaker", pa.string()),
         ("role", pa.string()),
         ("start_s", pa.float64()),
@@ -136,6 +148,31 @@ _MENTION_SCHEMA = pa.schema(
         ("method", pa.string()),
     ]
 )
+
+
+@functools.lru_cache(maxsize=1)
+def fts_extension_path() -> str | None:
+    """The full-text-search extension shipped by the `duckdb-ext-fts` package, if installed
+    (DuckDB would otherwise download it, and nothing is downloaded at run time)."""
+    try:
+        import duckdb_ext
+    except ImportError:
+        return None
+    folder = Path(next(iter(duckdb_ext.__path__))) / "extensions" / f"v{duckdb.__version__}"
+    found = sorted(folder.glob("*/fts.duckdb_extension"))
+    return str(found[0]) if found else None
+
+
+def _load_fts(connection: duckdb.DuckDBPyConnection) -> bool:
+    path = fts_extension_path()
+    if path is None:
+        return False
+    try:
+        connection.execute(f"LOAD '{path}'")  # a path from our own install, not user input
+    except duckdb.Error as error:
+        logger.warning("full-text search unavailable: %s", error)
+        return False
+    return True
 
 
 def _is_lock_error(error: Exception) -> bool:
@@ -188,6 +225,15 @@ class Store:
             cursor = connection.execute(sql, list(params))
             columns = [column[0] for column in cursor.description]
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def frame(self, sql: str, params: Sequence = (), *, fts: bool = False) -> pd.DataFrame:
+        """A read-only query as a DataFrame (empty when the file does not exist yet)."""
+        if not self.path.exists():
+            return pd.DataFrame()
+        with self._connect(read_only=True) as connection:
+            if fts and not _load_fts(connection):
+                raise StoreError("full-text search needs the duckdb-ext-fts package")
+            return connection.execute(sql, list(params)).df()
 
     # --- schema --------------------------------------------------------------------------------
 
@@ -265,6 +311,18 @@ class Store:
             self._insert(connection, "utterances", _utterance_table(record.call_id, utterances))
             self._insert(connection, "words", _word_table(record.call_id, utterances))
             self._insert(connection, "mentions", _mention_table(record.call_id, record.mentions))
+
+    def refresh_search_index(self) -> bool:
+        """Rebuild the full-text index over utterance text (DuckDB's FTS index does not follow
+        inserts). Called after each ingest batch; False when the extension is not installed."""
+        with self._connect(read_only=False) as connection:
+            if not _load_fts(connection):
+                return False
+            connection.execute(
+                "PRAGMA create_fts_index('utterances', 'uid', 'text', stemmer = 'english', "
+                "stopwords = 'english', overwrite = 1)"
+            )
+        return True
 
     def replace_mentions(self, call_id: str, mentions: Sequence[Mention]) -> None:
         with self._transaction() as connection:
@@ -387,6 +445,7 @@ def _utterance_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
             {
                 "call_id": call_id,
                 "idx": index,
+                "uid": f"{call_id}#{index}",
                 "speaker": u.speaker,
                 "role": u.role,
                 "start_s": u.start_s,
@@ -437,3 +496,224 @@ def _mention_table(call_id: str, mentions: Sequence[Mention]) -> pa.Table:
         ],
         schema=_MENTION_SCHEMA,
     )
+
+
+# --- the app's read queries ------------------------------------------------------------------
+# Every query starts from the calls a CallFilter picks, written once as a CTE with bound
+# parameters; no user string is ever formatted into SQL.
+
+_PICKED = """
+WITH picked AS (
+    SELECT * FROM calls c
+    WHERE c.status = 'ok'
+      AND (?::DATE IS NULL OR c.call_date >= ?::DATE)
+      AND (?::DATE IS NULL OR c.call_date <= ?::DATE)
+      AND (?::VARCHAR IS NULL OR c.call_type = ?::VARCHAR)
+      AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], c.rep))
+      AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], c.account))
+),
+hits AS (
+    SELECT m.*, u.role, u.speaker FROM mentions m
+    JOIN picked p USING (call_id)
+    JOIN utterances u ON u.call_id = m.call_id AND u.idx = m.utterance_idx
+    WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], m.category))
+)
+"""
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """Which calls and mentions a view covers; empty means everything."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    call_type: str | None = None
+    reps: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    def params(self) -> list:
+        return [
+            self.date_from, self.date_from, self.date_to, self.date_to,
+            self.call_type, self.call_type,
+            list(self.reps), list(self.reps), list(self.accounts), list(self.accounts),
+            list(self.categories), list(self.categories),
+        ]  # fmt: skip
+
+
+class Queries:
+    """Read-only views for the app and reports, as DataFrames."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def _frame(self, body: str, where: CallFilter, extra: Sequence = ()) -> pd.DataFrame:
+        return self.store.frame(_PICKED + body, [*where.params(), *extra])
+
+    def options(self) -> dict[str, list]:
+        """Values the filters can take."""
+        calls = self.store.frame(
+            "SELECT DISTINCT rep, account, call_type, call_date FROM calls WHERE status = 'ok'"
+        )
+        categories = self.store.frame("SELECT DISTINCT category FROM mentions ORDER BY 1")
+        if calls.empty:
+            return {"reps": [], "accounts": [], "categories": [], "dates": []}
+        return {
+            "reps": sorted(calls["rep"].dropna().unique()),
+            "accounts": sorted(calls["account"].dropna().unique()),
+            "categories": list(categories["category"]) if not categories.empty else [],
+            "dates": [calls["call_date"].min(), calls["call_date"].max()],
+        }
+
+    def calls(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+        return self._frame(
+            """SELECT p.call_id, p.call_date, p.rep, p.account, p.call_type, p.title,
+                      round(p.duration_s / 60, 1) AS minutes, count(h.call_id) AS mentions
+               FROM picked p LEFT JOIN hits h USING (call_id)
+               GROUP BY ALL ORDER BY p.call_date DESC, p.call_id""",
+            where,
+        )
+
+    def rep_topics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+        """Per rep and category: mentions per call and the share of calls with a mention."""
+        return self._frame(
+            """, rep_calls AS (SELECT rep, count(*) AS calls FROM picked GROUP BY rep)
+               SELECT p.rep, h.category, count(*) AS mentions,
+                      count(DISTINCT h.call_id) AS calls_with_mention, any_value(r.calls) AS calls,
+                      round(count(*) / any_value(r.calls), 2) AS per_call,
+                      round(100 * count(DISTINCT h.call_id) / any_value(r.calls)) AS pct_calls
+               FROM hits h JOIN picked p USING (call_id) JOIN rep_calls r ON r.rep = p.rep
+               GROUP BY ALL ORDER BY 1, 2""",
+            where,
+        )
+
+    def weekly_topics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+        """Per week and category: mentions per call held that week."""
+        return self._frame(
+            """, weeks AS (SELECT date_trunc('week', call_date) AS week, count(*) AS calls
+                           FROM picked GROUP BY 1)
+               SELECT w.week, h.category, count(*) AS mentions, any_value(w.calls) AS calls,
+                      round(count(*) / any_value(w.calls), 2) AS per_call
+               FROM hits h JOIN picked p USING (call_id)
+               JOIN weeks w ON w.week = date_trunc('week', p.call_date)
+               GROUP BY ALL ORDER BY 1, 2""",
+            where,
+        )
+
+    def moments(
+        self,
+        where: CallFilter = CallFilter(),
+        *,
+        rep: str | None = None,
+        account: str | None = None,
+        category: str | None = None,
+        limit: int = 500,
+    ) -> pd.DataFrame:
+        """Tracked moments with their quotes, newest first."""
+        return self._frame(
+            """SELECT p.call_date, p.rep, p.account, h.category, h.term, h.role, h.snippet,
+                      h.call_id, round(h.start_s) AS second, p.title
+               FROM hits h JOIN picked p USING (call_id)
+               WHERE (?::VARCHAR IS NULL OR p.rep = ?::VARCHAR)
+                 AND (?::VARCHAR IS NULL OR p.account = ?::VARCHAR)
+                 AND (?::VARCHAR IS NULL OR h.category = ?::VARCHAR)
+               ORDER BY p.call_date DESC, h.call_id, h.start_s
+               LIMIT ?""",
+            where,
+            [rep, rep, account, account, category, category, limit],
+        )
+
+    def account_topics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+        return self._frame(
+            """, account_calls AS (SELECT account, count(*) AS calls FROM picked GROUP BY 1)
+               SELECT p.account, h.category, count(*) AS mentions, any_value(a.calls) AS calls,
+                      round(count(*) / any_value(a.calls), 2) AS per_call
+               FROM hits h JOIN picked p USING (call_id) JOIN account_calls a USING (account)
+               GROUP BY ALL ORDER BY 1, 2""",
+            where,
+        )
+
+    def account_signals(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+        """Per account: churn signals said by the customer and competitor talk, in its customer
+        success calls (in a sales call they concern the prospect's current vendor), over all
+        its calls and its latest one."""
+        return self._frame(
+            """, latest AS (SELECT account, max(call_date) AS last_call, count(*) AS calls
+                            FROM picked GROUP BY 1)
+               SELECT l.account, l.calls, l.last_call,
+                      count(*) FILTER (h.category = 'churn_signal' AND h.role <> 'rep'
+                                       AND p.call_type IS DISTINCT FROM 'sales')
+                          AS churn_signals,
+                      count(*) FILTER (h.category = 'churn_signal' AND h.role <> 'rep'
+                                       AND p.call_type IS DISTINCT FROM 'sales'
+                                       AND p.call_date = l.last_call) AS churn_in_last_call,
+                      count(*) FILTER (h.category = 'competitor'
+                                       AND p.call_type IS DISTINCT FROM 'sales')
+                          AS competitor_in_cs,
+                      count(*) FILTER (h.category = 'pain_point') AS pain_points
+               FROM latest l
+               LEFT JOIN picked p ON p.account = l.account
+               LEFT JOIN hits h ON h.call_id = p.call_id
+               GROUP BY ALL
+               ORDER BY churn_signals DESC, churn_in_last_call DESC, competitor_in_cs DESC,
+                        l.account""",
+            where,
+        )
+
+    def competitor_trend(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+        return self._frame(
+            """SELECT p.account, date_trunc('week', p.call_date) AS week, h.term AS competitor,
+                      count(*) AS mentions
+               FROM hits h JOIN picked p USING (call_id)
+               WHERE h.category = 'competitor'
+               GROUP BY ALL ORDER BY 2, 1""",
+            where,
+        )
+
+    def call(self, call_id: str) -> dict | None:
+        rows = self.store.frame(
+            """SELECT call_id, call_date, rep, account, call_type, title, duration_s,
+                      source_path, source_kind, channels, asr_model, status, error
+               FROM calls WHERE call_id = ?""",
+            [call_id],
+        )
+        return None if rows.empty else rows.iloc[0].to_dict()
+
+    def call_utterances(self, call_id: str) -> pd.DataFrame:
+        return self.store.frame(
+            "SELECT idx, speaker, role, start_s, end_s, text FROM utterances "
+            "WHERE call_id = ? ORDER BY idx",
+            [call_id],
+        )
+
+    def call_mentions(self, call_id: str) -> pd.DataFrame:
+        return self.store.frame(
+            "SELECT utterance_idx, category, tracker, term, start_s, end_s, snippet, score, method "
+            "FROM mentions WHERE call_id = ? ORDER BY start_s",
+            [call_id],
+        )
+
+    def search(self, text: str, where: CallFilter = CallFilter(), limit: int = 100):
+        """Utterances matching `text`, best first: BM25 over the full-text index when it exists,
+        else a plain case-insensitive substring match."""
+        body = """SELECT p.call_date, p.rep, p.account, u.role, u.text, u.call_id,
+                         round(u.start_s) AS second, {score} AS score
+                  FROM utterances u JOIN picked p USING (call_id)
+                  WHERE {match}
+                  ORDER BY score DESC, p.call_date DESC LIMIT ?"""
+        try:
+            return self.store.frame(
+                _PICKED
+                + body.format(
+                    score="fts_main_utterances.match_bm25(u.uid, ?)",
+                    match="score IS NOT NULL",
+                ),
+                [*where.params(), text, limit],
+                fts=True,
+            )
+        except (StoreError, duckdb.Error) as error:  # no extension, or no index built yet
+            logger.info("full-text search unavailable (%s); using substring match", error)
+            return self.store.frame(
+                _PICKED + body.format(score="1.0", match="u.text ILIKE '%' || ? || '%'"),
+                [*where.params(), text, limit],
+            )

@@ -1,7 +1,9 @@
-"""The Streamlit overview page, driven by AppTest against a real database."""
+"""Every page of the Streamlit app, driven by AppTest against a real database: the 24 sample
+calls imported from their gold transcripts, plus one recording ingested from audio."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,46 +11,142 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 from analyzer.cli import cli
+from analyzer.errors import InputError
+from analyzer.store import Store
+from analyzer.ui.jobs import JobRunner, accept_upload
 
-APP = str(Path(__file__).parents[1] / "app.py")
-MEETING = Path(__file__).parent / "data" / "meeting.vtt"
-
-
-def run_app(db: Path) -> AppTest:
-    import os
-
-    os.environ["ANALYZER_DB"] = str(db)
-    try:
-        app = AppTest.from_file(APP, default_timeout=60)
-        app.run()
-    finally:
-        del os.environ["ANALYZER_DB"]
-    assert not app.exception
-    return app
+ROOT = Path(__file__).parents[1]
+APP = str(ROOT / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def fresh_streamlit_caches():
+@pytest.fixture(scope="module")
+def app_db(tmp_path_factory, stereo_call):
+    folder = tmp_path_factory.mktemp("app")
+    db = folder / "app.duckdb"
+    gold = sorted(str(p) for p in (ROOT / "sample_calls" / "gold").glob("*.json"))
+    result = CliRunner().invoke(cli, ["ingest", *gold, "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    recording = folder / "discovery.wav"
+    shutil.copy(stereo_call, recording)
+    result = CliRunner().invoke(cli, ["ingest", str(recording), "--db", str(db), "--call-id",
+                                      "audio-1", "--rep", "Mark Jones", "--account", "Acme",
+                                      "--call-type", "sales", "--date", "2026-11-19"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@pytest.fixture
+def open_page(monkeypatch):
+    """Open the app on `db` (at `page`, with URL query `params`); the database stays set for
+    the whole test, so later reruns see it too."""
     import streamlit as st
 
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    def open_(db: Path, page: str | None = None, **params) -> AppTest:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        monkeypatch.setenv("ANALYZER_DB", str(db))
+        app = AppTest.from_file(APP, default_timeout=60)
+        for key, value in params.items():
+            app.query_params[key] = value
+        app.run()
+        if page:
+            app.switch_page(page)
+            app.run()
+        assert not app.exception, app.exception
+        return app
+
+    return open_
 
 
-def test_overview_shows_stored_calls(tmp_path):
-    db = tmp_path / "app.duckdb"
-    result = CliRunner().invoke(
-        cli,
-        ["ingest", str(MEETING), "--db", str(db), "--rep", "Priya Shah", "--account", "Acme"],
-    )
-    assert result.exit_code == 0, result.output
-    app = run_app(db)
-    assert [m.value for m in app.metric][0] == "1"
-    assert "Latest moments" in [s.value for s in app.subheader]
+def test_team_trends(open_page, app_db):
+    app = open_page(app_db)
+    assert app.title[0].value == "Team trends"
+    assert app.metric[0].value == "25"  # calls
     moments = app.dataframe[0].value
-    assert "pricing" in set(moments["category"])
+    assert {"Priya Shah", "Marcus Lee", "Elena Ruiz", "Tom Becker"} <= set(moments["rep"])
+    assert len(app.get("vega_lite_chart")) == 2  # heatmap and weekly trend
 
 
-def test_empty_database_explains_how_to_add_calls(tmp_path):
-    app = run_app(tmp_path / "empty.duckdb")
+def test_team_filters_come_from_the_link(open_page, app_db):
+    app = open_page(app_db, rep="Priya Shah", topic="competitor")
+    assert app.multiselect(key="f_reps").value == ["Priya Shah"]
+    moments = app.dataframe[0].value
+    assert set(moments["rep"]) == {"Priya Shah"} and set(moments["category"]) == {"competitor"}
+
+
+def test_accounts_rank_the_churning_accounts_first(open_page, app_db):
+    app = open_page(app_db, "analyzer/ui/accounts.py")
+    ranking = app.dataframe[0].value
+    assert set(ranking["account"].head(2)) == {"Globex Manufacturing", "Umbrella Retail"}
+    assert ranking.iloc[0]["churn_signals"] > ranking.iloc[-1]["churn_signals"]
+    assert any("Globex Manufacturing" in e.label for e in app.expander)
+
+
+def test_call_page_plays_from_the_moment(open_page, app_db):
+    app = open_page(app_db, "analyzer/ui/call.py", call="audio-1", t="10")
+    assert app.title[0].value == "audio-1"
+    assert app.get("audio")[0].proto.start_time == 10
+    chat = [m.markdown[0].value for m in app.chat_message]
+    assert any("▶ this moment" in line for line in chat)
+    assert not app.dataframe[0].value.empty  # tracked moments
+
+
+def test_call_page_for_a_transcript(open_page, app_db):
+    app = open_page(app_db, "analyzer/ui/call.py", call="globex-04")
+    assert app.title[0].value == "Renewal discussion"
+    assert len(app.chat_message) > 20
+    assert "no audio" in " ".join(c.value for c in app.caption)
+
+
+def test_search(open_page, app_db):
+    app = open_page(app_db, "analyzer/ui/search.py")
+    app.text_input[0].input("notice period").run()
+    assert not app.exception, app.exception
+    assert "matching utterances" in app.caption[0].value, [c.value for c in app.caption]
+    results = app.dataframe[0].value
+    assert not results.empty
+    assert "notice period" in results.iloc[0]["text"].lower()
+
+
+def test_upload_page_renders(open_page, app_db):
+    app = open_page(app_db, "analyzer/ui/upload.py")
+    assert app.title[0].value == "Upload calls"
+
+
+def test_trackers_page_validates_before_saving(open_page, app_db, tmp_path):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(app_db, db)
+    app = open_page(db, "analyzer/ui/trackers.py")
+    assert len(app.dataframe[0].value) > 20
+    app.text_area[0].input("trackers:\n  - {name: X}\n")
+    app.button[0].click().run()
+    assert "Not saved" in app.error[0].value
+    assert not (tmp_path / "trackers.yaml").exists()
+
+
+def test_empty_database_explains_how_to_add_calls(open_page, tmp_path):
+    app = open_page(tmp_path / "empty.duckdb")
     assert "analyzer ingest" in app.info[0].value
+
+
+def test_upload_is_checked_by_content_and_stored_safely(tmp_path):
+    store = Store(tmp_path / "u.duckdb")
+    with pytest.raises(InputError, match="not a readable audio"):
+        accept_upload(store, "call.wav", b"just text pretending to be audio" * 20)
+    kept = accept_upload(
+        store, "../../etc/meeting.vtt", (ROOT / "tests/data/meeting.vtt").read_bytes()
+    )
+    assert kept.parent == tmp_path / "recordings" and kept.name.endswith("_meeting.vtt")
+    assert list((tmp_path / "recordings").iterdir()) == [kept]
+
+
+def test_background_ingest_of_an_upload(tmp_path):
+    from analyzer.sources import make_meta
+
+    store = Store(tmp_path / "bg.duckdb")
+    kept = accept_upload(store, "meeting.vtt", (ROOT / "tests/data/meeting.vtt").read_bytes())
+    runner = JobRunner(store)
+    job = runner.submit([kept], make_meta(rep="Priya Shah", account="Acme"))
+    runner.executor.shutdown(wait=True)
+    assert job.done and job.outcomes[0].status == "ok"
+    assert store.calls()[0]["account"] == "Acme"

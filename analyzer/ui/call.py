@@ -1,0 +1,148 @@
+"""One call: who, when, the recording from a chosen moment, the conversation with its moments."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from analyzer.ui.common import CATEGORY_LABELS, ROLE_LABELS, fmt_date, require_calls, run
+
+BADGE_COLORS = {
+    "competitor": "red",
+    "pricing": "green",
+    "demo": "blue",
+    "pain_point": "orange",
+    "churn_signal": "violet",
+}
+AUDIO_FORMATS = {
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".mp4": "audio/mp4",
+    ".webm": "audio/webm",
+}
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|$~:])")
+
+
+def escape(text: str) -> str:
+    """Transcript text shown as Markdown literally ('$60' must not start a formula)."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def highlight(text: str, terms: list[tuple[str, str]]) -> str:
+    """Escape `text` and mark each matched term with its topic's colour."""
+    marked = escape(text)
+    for term, category in terms:
+        pattern = re.compile(re.escape(escape(term)), re.IGNORECASE)
+        color = BADGE_COLORS.get(category, "gray")
+        marked = pattern.sub(lambda found, c=color: f":{c}-background[{found.group(0)}]", marked, 1)
+    return marked
+
+
+def badge(term: str, category: str) -> str:
+    label = escape(f"{CATEGORY_LABELS.get(category, category)}: {term}")
+    return f":{BADGE_COLORS.get(category, 'gray')}-badge[{label}]"
+
+
+def seconds(value: float) -> str:
+    minutes, rest = divmod(int(value), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+options = require_calls()
+calls = run("calls")
+call_id = st.query_params.get("call")
+if call_id not in set(calls["call_id"]):
+    call_id = None
+labels = {
+    row.call_id: f"{row.call_date:%Y-%m-%d} · {row.account} · {row.title or row.call_id}"
+    for row in calls.itertuples()
+}
+ids = list(labels)
+picked = st.selectbox(
+    "Call",
+    ids,
+    index=ids.index(call_id) if call_id else 0,
+    format_func=labels.get,
+    key=f"pick_{call_id}",
+)
+if picked != call_id:
+    st.query_params.update({"call": picked, "t": "0"})
+    call_id = picked
+start = int(float(st.query_params.get("t", 0) or 0))
+
+call = run("call", call_id)
+st.title(call["title"] or call_id)
+facts = st.columns(5)
+facts[0].metric("Date", fmt_date(call["call_date"]))
+facts[1].metric("Rep", call["rep"] or "—")
+facts[2].metric("Account", call["account"] or "—")
+facts[3].metric("Type", {"sales": "Sales", "cs": "Customer success"}.get(call["call_type"], "—"))
+facts[4].metric("Length", seconds(call["duration_s"] or 0))
+
+source = Path(call["source_path"] or "")
+if call["source_kind"] == "audio" and source.is_file():
+    st.audio(
+        str(source), format=AUDIO_FORMATS.get(source.suffix.lower(), "audio/wav"), start_time=start
+    )
+    if start:
+        st.caption(f"Starting at {seconds(start)}.")
+elif call["source_kind"] == "audio":
+    st.warning(f"The recording is no longer at {source}.")
+else:
+    st.caption(f"Imported from a {call['source_kind'].upper()} transcript: no audio.")
+
+utterances = run("call_utterances", call_id)
+mentions = run("call_mentions", call_id)
+conversation, found = st.columns([3, 2], gap="large")
+with conversation:
+    st.subheader("Conversation")
+    if not utterances.empty and (utterances["role"] == "unknown").all():
+        st.caption("Speakers were not separated in this recording (mono).")
+    for row in utterances.itertuples():
+        here = mentions[mentions["utterance_idx"] == row.idx]
+        terms = [(m.term, m.category) for m in here.itertuples()]
+        now = row.start_s - 0.5 <= start <= row.end_s + 0.5 and start > 0
+        avatar = {"rep": ":material/support_agent:", "customer": ":material/person:"}.get(
+            row.role, ":material/record_voice_over:"
+        )
+        with st.chat_message(row.role if row.role != "unknown" else "user", avatar=avatar):
+            name = row.speaker if row.speaker not in ("rep", "customer", "unknown") else ""
+            role = ROLE_LABELS.get(row.role, row.role)
+            marker = " · :red[▶ this moment]" if now else ""
+            st.markdown(f"**{escape(name or role)}** · {role} · {seconds(row.start_s)}{marker}")
+            st.markdown(highlight(row.text, terms))
+            if terms:
+                st.markdown(" ".join(badge(term, category) for term, category in terms))
+with found:
+    st.subheader("Tracked moments")
+    if mentions.empty:
+        st.caption("Nothing tracked in this call.")
+    else:
+        shown = mentions.assign(
+            topic=mentions["category"].map(lambda c: CATEGORY_LABELS.get(c, c)),
+            at=mentions["start_s"].map(seconds),
+        )
+        st.dataframe(
+            shown,
+            hide_index=True,
+            column_order=["at", "topic", "term", "snippet"],
+            column_config={"snippet": st.column_config.TextColumn("Quote")},
+        )
+        moment = st.selectbox(
+            "Play from",
+            range(len(mentions)),
+            index=None,
+            placeholder="Pick a moment",
+            format_func=lambda i: (
+                f"{shown.iloc[i]['at']} · {shown.iloc[i]['topic']}: {shown.iloc[i]['term']}"
+            ),
+        )
+        if moment is not None:
+            st.query_params["t"] = str(int(mentions.iloc[moment]["start_s"]))
+            st.rerun()

@@ -1,0 +1,172 @@
+"""What every page shares: the store, cached queries, the filter sidebar, links to a call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analyzer.config import default_db_path
+from analyzer.store import CallFilter, Queries, Store
+from analyzer.ui.jobs import JobRunner
+
+CATEGORY_LABELS = {
+    "competitor": "Competitors",
+    "pricing": "Pricing",
+    "demo": "Demos",
+    "pain_point": "Pain points",
+    "churn_signal": "Churn signals",
+}
+ROLE_LABELS = {"rep": "Rep", "customer": "Customer", "unknown": "Speaker"}
+
+
+@st.cache_resource
+def get_queries(db_path: str) -> Queries:
+    return Queries(Store(db_path))
+
+
+def queries() -> Queries:
+    return get_queries(str(default_db_path()))
+
+
+@st.cache_resource
+def runner(db_path: str) -> JobRunner:
+    """The app's one background ingest worker (shared by Upload and Trackers)."""
+    return JobRunner(get_queries(db_path).store)
+
+
+def data_version() -> int:
+    """Changes whenever a call is written, so cached results refresh without a restart."""
+    path = Path(queries().store.path)
+    wal = path.with_name(path.name + ".wal")
+    return sum(p.stat().st_mtime_ns for p in (path, wal) if p.exists())
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def cached(name: str, version: int, db_path: str, *args, **kwargs) -> pd.DataFrame:
+    """Run `Queries.<name>` once per data version and arguments."""
+    return getattr(get_queries(db_path), name)(*args, **kwargs)
+
+
+def run(name: str, *args, **kwargs):
+    return cached(name, data_version(), str(default_db_path()), *args, **kwargs)
+
+
+def require_calls() -> dict:
+    """Stop the page with a how-to when the database holds no calls; else the filter options."""
+    options = run("options")
+    if not options["reps"] and not options["accounts"]:
+        st.info(
+            f"No calls in `{queries().store.path}` yet. Upload recordings on the **Upload** page, "
+            'or from a terminal:\n\n```\nanalyzer ingest call.wav --rep "Priya Shah" '
+            '--account "Acme" --call-type sales\nanalyzer demo   # the bundled sample calls\n```'
+        )
+        st.stop()
+    return options
+
+
+def _param_list(name: str) -> list[str]:
+    value = st.query_params.get_all(name)
+    return [item for item in value if item]
+
+
+def sidebar_filters(options: dict, *, categories: bool = True) -> CallFilter:
+    """Filters in the sidebar, mirrored in the URL so a view can be shared as a link."""
+    with st.sidebar:
+        st.header("Filters")
+        first, last = options["dates"]
+        first, last = pd.Timestamp(first).date(), pd.Timestamp(last).date()
+        span = st.date_input(
+            "Call dates", value=(first, last), min_value=first, max_value=last, key="f_dates"
+        )
+        linked_type = st.query_params.get("type")
+        call_type = st.segmented_control(
+            "Call type",
+            ["sales", "cs"],
+            key="f_type",
+            format_func={"sales": "Sales", "cs": "Customer success"}.get,
+            default=linked_type if linked_type in ("sales", "cs") else None,
+        )
+        reps = st.multiselect(
+            "Reps",
+            options["reps"],
+            key="f_reps",
+            default=[r for r in _param_list("rep") if r in options["reps"]],
+        )
+        accounts = st.multiselect(
+            "Accounts",
+            options["accounts"],
+            key="f_accounts",
+            default=[a for a in _param_list("account") if a in options["accounts"]],
+        )
+        chosen_categories: list[str] = []
+        if categories:
+            chosen_categories = st.multiselect(
+                "Topics",
+                options["categories"],
+                key="f_categories",
+                format_func=lambda c: CATEGORY_LABELS.get(c, c),
+                default=[c for c in _param_list("topic") if c in options["categories"]],
+            )
+    chosen = {"rep": reps, "account": accounts, "topic": chosen_categories, "type": call_type}
+    for key, value in chosen.items():
+        if value:
+            st.query_params[key] = value
+        elif key in st.query_params:
+            del st.query_params[key]
+    date_from, date_to = (span[0], span[-1]) if isinstance(span, tuple) and span else (None, None)
+    return CallFilter(
+        date_from=date_from if date_from != first else None,
+        date_to=date_to if date_to != last else None,
+        call_type=call_type,
+        reps=tuple(reps),
+        accounts=tuple(accounts),
+        categories=tuple(chosen_categories),
+    )
+
+
+def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode(),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+    )
+
+
+def moments_table(frame: pd.DataFrame, key: str) -> None:
+    """Quotes with call and time; picking a row opens the call at that second."""
+    if frame.empty:
+        st.caption("No moments match.")
+        return
+    shown = frame.assign(topic=frame["category"].map(lambda c: CATEGORY_LABELS.get(c, c)))
+    event = st.dataframe(
+        shown,
+        key=key,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_order=["call_date", "rep", "account", "topic", "term", "role", "snippet", "second"],
+        column_config={
+            "call_date": st.column_config.DateColumn("Date"),
+            "snippet": st.column_config.TextColumn("Quote", width="large"),
+            "second": st.column_config.NumberColumn("At (s)", format="%d"),
+        },
+    )
+    rows = event.selection.rows if event else []
+    if rows:
+        picked = frame.iloc[rows[0]]
+        open_call(picked["call_id"], int(picked["second"]))
+    st.caption("Select a row to open the call at that moment.")
+    csv_button(frame, "moments", key=f"{key}_csv")
+
+
+def open_call(call_id: str, second: int = 0) -> None:
+    st.switch_page("analyzer/ui/call.py", query_params={"call": call_id, "t": str(second)})
+
+
+def fmt_date(value) -> str:
+    return pd.Timestamp(value).strftime("%b %d, %Y") if value is not None else "—"

@@ -1,0 +1,102 @@
+"""Background ingest for the app: uploads are checked, stored in a managed folder under their
+sha256, and ingested one at a time on a worker thread while the page keeps working."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pathvalidate import sanitize_filename
+
+from analyzer.errors import AnalyzerError, InputError
+from analyzer.pipeline import Ingestor, Outcome
+from analyzer.records import CallMeta
+from analyzer.sources import kind_of, load_audio, read_transcript, sha256_of
+from analyzer.store import Store
+from analyzer.trackers import load_trackers
+
+MAX_UPLOAD_BYTES = 500 * 1024 * 1024
+
+
+def recordings_dir(store: Store) -> Path:
+    return store.path.resolve().parent / "recordings"
+
+
+def user_trackers_path(store: Store) -> Path:
+    return store.path.resolve().parent / "trackers.yaml"
+
+
+def accept_upload(store: Store, name: str, content: bytes) -> Path:
+    """Check an upload by its content and keep it as recordings/<sha256>_<safe name>.
+
+    Raises InputError with the reason when it is too big, of an unsupported type, or not what
+    its extension claims."""
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise InputError(f"larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    safe = sanitize_filename(Path(name).name, replacement_text="_") or "upload"
+    kind = kind_of(Path(safe))
+    folder = recordings_dir(store)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".incoming_{threading.get_ident()}_{safe}"
+    staging.write_bytes(content)
+    try:
+        if kind == "audio":
+            load_audio(staging)  # decodes, so text renamed .wav or a corrupt file fails here
+        else:
+            read_transcript(staging, kind)
+        digest = sha256_of(staging)
+        final = folder / f"{digest[:16]}_{safe}"
+        staging.replace(final)
+        return final
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+@dataclass
+class Job:
+    """One upload batch: its files and what happened to each so far."""
+
+    files: list[Path]
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or len(self.outcomes) == len(self.files)
+
+
+class JobRunner:
+    """One worker thread per app process: ingest is CPU-bound and the DB has one writer."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+        self.jobs: list[Job] = []
+        self._ingestor: Ingestor | None = None
+
+    def ingestor(self) -> Ingestor:
+        if self._ingestor is None:
+            path = user_trackers_path(self.store)
+            self.store.migrate()
+            self._ingestor = Ingestor(self.store, load_trackers(path if path.exists() else None))
+        return self._ingestor
+
+    def submit(self, files: list[Path], meta: CallMeta) -> Job:
+        job = Job(files)
+        self.jobs.append(job)
+        self.executor.submit(self._run, job, meta)
+        return job
+
+    def _run(self, job: Job, meta: CallMeta) -> None:
+        try:
+            ingestor = self.ingestor()
+            ingestor.ingest_many(job.files, {}, meta, on_done=job.outcomes.append)
+        except AnalyzerError as error:
+            job.error = str(error)
+
+    def retag(self) -> int:
+        """Re-run the (possibly edited) trackers over every stored call."""
+        self._ingestor = None
+        return self.ingestor().retag()

@@ -1,0 +1,88 @@
+"""Team trends: how often each rep's calls touch each topic, week by week, with the quotes."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from analyzer.ui.common import (
+    CATEGORY_LABELS,
+    csv_button,
+    moments_table,
+    require_calls,
+    run,
+    sidebar_filters,
+)
+
+st.title("Team trends")
+options = require_calls()
+where = sidebar_filters(options)
+
+calls = run("calls", where)
+topics = run("rep_topics", where)
+columns = st.columns(4)
+columns[0].metric("Calls", len(calls))
+columns[1].metric("Reps", calls["rep"].nunique() if not calls.empty else 0)
+columns[2].metric("Hours of talk", f"{calls['minutes'].sum() / 60:.1f}" if not calls.empty else 0)
+columns[3].metric("Tracked moments", int(calls["mentions"].sum()) if not calls.empty else 0)
+
+st.subheader("Topics by rep")
+if topics.empty:
+    st.caption("No tracked moments in these calls.")
+else:
+    measure = st.segmented_control(
+        "Show", ["Mentions per call", "% of calls"], default="Mentions per call", key="measure"
+    )
+    field = "pct_calls" if measure == "% of calls" else "per_call"
+    topics = topics.assign(topic=topics["category"].map(lambda c: CATEGORY_LABELS.get(c, c)))
+    base = alt.Chart(topics, height=45 * topics["rep"].nunique() + 30).encode(
+        x=alt.X("topic:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("rep:N", title=None),
+    )
+    heatmap = base.mark_rect().encode(
+        color=alt.Color(f"{field}:Q", title=measure, scale=alt.Scale(scheme="blues")),
+        tooltip=[
+            "rep",
+            "topic",
+            "mentions",
+            "calls_with_mention",
+            "calls",
+            "per_call",
+            "pct_calls",
+        ],
+    ) + base.mark_text(fontSize=13).encode(text=f"{field}:Q")
+    st.altair_chart(heatmap, width="stretch")
+    csv_button(topics, "topics_by_rep", key="topics_csv")
+
+st.subheader("Topics by week")
+weekly = run("weekly_topics", where)
+if not weekly.empty:
+    weekly = weekly.assign(topic=weekly["category"].map(lambda c: CATEGORY_LABELS.get(c, c)))
+    trend = (
+        alt.Chart(weekly)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("week:T", title="Week of"),
+            y=alt.Y("per_call:Q", title="Mentions per call"),
+            color=alt.Color("topic:N", title=None),
+            tooltip=["week:T", "topic", "mentions", "calls", "per_call"],
+        )
+    )
+    st.altair_chart(trend, width="stretch")
+
+st.subheader("Moments")
+left, right = st.columns(2)
+rep = left.selectbox("Rep", ["All reps", *options["reps"]], key="drill_rep")
+category = right.selectbox(
+    "Topic",
+    ["All topics", *options["categories"]],
+    key="drill_topic",
+    format_func=lambda c: CATEGORY_LABELS.get(c, c),
+)
+moments = run(
+    "moments",
+    where,
+    rep=None if rep == "All reps" else rep,
+    category=None if category == "All topics" else category,
+)
+moments_table(moments, key="team_moments")
