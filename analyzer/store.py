@@ -176,8 +176,12 @@ def _load_fts(connection: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _is_lock_error(error: Exception) -> bool:
+    """Another process holds the file, or - within this process - another thread has it open
+    with the other access mode (the app's upload worker writing while a page reads)."""
     text = str(error).lower()
-    return "lock" in text or "conflicting" in text or "being used" in text
+    return any(
+        sign in text for sign in ("lock", "conflicting", "being used", "different configuration")
+    )
 
 
 class Store:

@@ -142,3 +142,32 @@ def test_reader_waits_while_another_process_holds_the_write_lock(store):
         assert time.monotonic() - started > 0.5  # it really waited for the lock
     finally:
         holder.wait(timeout=30)
+
+
+def test_a_read_waits_for_a_write_in_another_thread_of_this_process(store):
+    import threading
+    import time
+
+    store.save_call(record("first"))
+    writing = threading.Event()
+    original = Store._insert
+
+    def slow_insert(connection, table, rows):
+        writing.set()
+        time.sleep(0.3)
+        return original(connection, table, rows)
+
+    def write():
+        Store._insert = staticmethod(slow_insert)
+        try:
+            store.save_call(record("second"))
+        finally:
+            Store._insert = staticmethod(original)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writing.wait(5)
+    ids = {row["call_id"] for row in Store(store.path).calls()}  # read-only while it writes
+    writer.join()
+    assert "first" in ids
+    assert {row["call_id"] for row in store.calls()} == {"first", "second"}

@@ -78,12 +78,11 @@ start = int(float(st.query_params.get("t", 0) or 0))
 
 call = run("call", call_id)
 st.title(call["title"] or call_id)
-facts = st.columns(5)
-facts[0].metric("Date", fmt_date(call["call_date"]))
-facts[1].metric("Rep", call["rep"] or "—")
-facts[2].metric("Account", call["account"] or "—")
-facts[3].metric("Type", {"sales": "Sales", "cs": "Customer success"}.get(call["call_type"], "—"))
-facts[4].metric("Length", seconds(call["duration_s"] or 0))
+kind = {"sales": "Sales call", "cs": "Customer success call"}.get(call["call_type"], "Call")
+st.markdown(
+    f"**{fmt_date(call['call_date'])}** · {kind} · rep **{escape(call['rep'] or '—')}** · "
+    f"account **{escape(call['account'] or '—')}** · {seconds(call['duration_s'] or 0)}"
+)
 
 source = Path(call["source_path"] or "")
 if call["source_kind"] == "audio" and source.is_file():
