@@ -1,6 +1,6 @@
 """Server-side render time of every app page, cold (empty caches) and warm (cached queries).
 
-    python -m bench.app_pages [DB]      # default: demo.duckdb (build it with `analyzer demo --no-app`)
+    python -m bench.app_pages [DB]     # default demo.duckdb, from `analyzer demo --no-app`
 
 Timed with Streamlit's AppTest: the page script's full run, queries and charts included,
 without the browser's own drawing time.
