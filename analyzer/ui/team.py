@@ -39,7 +39,8 @@ else:
         x=alt.X("topic:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("rep:N", title=None),
     )
-    heatmap = base.mark_rect().encode(
+    cell = alt.selection_point(fields=["rep", "category"], name="cell")
+    heatmap = base.mark_rect().add_params(cell).encode(
         color=alt.Color(f"{field}:Q", title=measure, scale=alt.Scale(scheme="blues")),
         tooltip=[
             "rep",
@@ -51,7 +52,14 @@ else:
             "pct_calls",
         ],
     ) + base.mark_text(fontSize=13).encode(text=f"{field}:Q")
-    st.altair_chart(heatmap, width="stretch")
+    clicked = st.altair_chart(heatmap, width="stretch", on_select="rerun", key="heatmap")
+    picked = (clicked or {}).get("selection", {}).get("cell") or []
+    if picked and picked != st.session_state.get("heatmap_seen"):
+        # A click on a cell shows that rep's moments on that topic below.
+        st.session_state["heatmap_seen"] = picked
+        st.session_state["drill_rep"] = picked[0].get("rep", "All reps")
+        st.session_state["drill_topic"] = picked[0].get("category", "All topics")
+    st.caption("Click a cell to list its moments below.")
     csv_button(topics, "topics_by_rep", key="topics_csv")
 
 st.subheader("Topics by week")
