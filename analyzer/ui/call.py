@@ -114,7 +114,8 @@ with conversation:
             name = row.speaker if row.speaker not in ("rep", "customer", "unknown") else ""
             role = ROLE_LABELS.get(row.role, row.role)
             marker = " · :red[▶ this moment]" if now else ""
-            st.markdown(f"**{escape(name or role)}** · {role} · {seconds(row.start_s)}{marker}")
+            who = f"**{escape(name)}** · {role}" if name else f"**{role}**"
+            st.markdown(f"{who} · {seconds(row.start_s)}{marker}")
             st.markdown(highlight(row.text, terms))
             if terms:
                 st.markdown(" ".join(badge(term, category) for term, category in terms))

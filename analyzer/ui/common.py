@@ -152,6 +152,11 @@ def moments_table(frame: pd.DataFrame, key: str) -> None:
         column_order=["call_date", "rep", "account", "topic", "term", "role", "snippet", "second"],
         column_config={
             "call_date": st.column_config.DateColumn("Date"),
+            "rep": "Rep",
+            "account": "Account",
+            "topic": "Topic",
+            "term": "Term",
+            "role": "Who",
             "snippet": st.column_config.TextColumn("Quote", width="large"),
             "second": st.column_config.NumberColumn("At (s)", format="%d"),
         },

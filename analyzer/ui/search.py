@@ -28,6 +28,9 @@ if query:
             column_order=["call_date", "account", "rep", "role", "text", "second"],
             column_config={
                 "call_date": st.column_config.DateColumn("Date"),
+                "account": "Account",
+                "rep": "Rep",
+                "role": "Who",
                 "text": st.column_config.TextColumn("Said", width="large"),
                 "second": st.column_config.NumberColumn("At (s)", format="%d"),
             },
