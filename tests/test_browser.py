@@ -97,3 +97,28 @@ def test_every_page_renders_in_chromium(server, tmp_path):
         browser.close()
     assert not errors, errors
     assert sorted(p.name for p in shots.glob("*.png")) == sorted(f"{n}.png" for n, _, _ in PAGES)
+
+
+def test_upload_in_the_browser_appears_as_a_call(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server}/upload")
+        page.wait_for_selector("text=Upload and analyze", timeout=60_000)
+        page.locator("input[type=file]").set_input_files(str(ROOT / "tests/data/meeting.vtt"))
+        page.get_by_label("Rep").fill("Priya Shah")
+        page.get_by_label("Account").fill("Browser Test Co")
+        page.get_by_text("Upload and analyze").click()
+        done = page.wait_for_selector("text=moments → call", timeout=60_000).inner_text()
+        call_id = done.rsplit("call", 1)[-1].strip(" `")
+        # The new call is there at once, without restarting the app.
+        page.goto(f"{server}/call?call={call_id}")
+        page.wait_for_selector("text=Browser Test Co", timeout=60_000)
+        page.wait_for_selector("text=Competitors: Gong", timeout=60_000)
+        browser.close()

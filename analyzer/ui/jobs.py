@@ -17,7 +17,7 @@ from analyzer.sources import kind_of, load_audio, read_transcript, sha256_of
 from analyzer.store import Store
 from analyzer.trackers import load_trackers
 
-MAX_UPLOAD_BYTES = 500 * 1024 * 1024
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # Streamlit's own default upload limit
 
 
 def recordings_dir(store: Store) -> Path:
