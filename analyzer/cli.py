@@ -382,3 +382,7 @@ def _print_table(rows: list[dict], what: str) -> None:
 
 def main() -> None:
     cli(prog_name="analyzer")
+
+
+if __name__ == "__main__":
+    main()

@@ -171,3 +171,32 @@ def test_a_read_waits_for_a_write_in_another_thread_of_this_process(store):
     writer.join()
     assert "first" in ids
     assert {row["call_id"] for row in store.calls()} == {"first", "second"}
+
+
+def test_app_queries_keep_working_while_another_process_ingests(tmp_path):
+    """A reader polls the app's queries while `analyzer ingest` writes calls in a subprocess."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from analyzer.store import Queries
+
+    import time
+
+    gold = sorted(str(p) for p in (Path(__file__).parents[1] / "sample_calls/gold").glob("*.json"))
+    gold = gold[:8]
+    db = tmp_path / "busy.duckdb"
+    Store(db).migrate()
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "analyzer.cli", "ingest", *gold, "--db", str(db)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    queries = Queries(Store(db))
+    seen = set()
+    while ingest.poll() is None:
+        seen.add(len(queries.calls()))  # would raise StoreError on a lock conflict
+        queries.rep_topics()
+        time.sleep(0.05)  # a busy app page, not a tight loop that would starve the writer
+    assert ingest.returncode == 0, ingest.stderr.read().decode()
+    assert len(queries.calls()) == len(gold)
+    assert len(seen) > 1  # the reader saw the database grow while it was being written
