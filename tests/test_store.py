@@ -177,11 +177,10 @@ def test_app_queries_keep_working_while_another_process_ingests(tmp_path):
     """A reader polls the app's queries while `analyzer ingest` writes calls in a subprocess."""
     import subprocess
     import sys
+    import time
     from pathlib import Path
 
     from analyzer.store import Queries
-
-    import time
 
     gold = sorted(str(p) for p in (Path(__file__).parents[1] / "sample_calls/gold").glob("*.json"))
     gold = gold[:8]
