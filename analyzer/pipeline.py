@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from analyzer.errors import AnalyzerError
+from analyzer.metrics import compute as compute_metrics
 from analyzer.records import CallMeta, CallRecord, Transcript
 from analyzer.sources import (
     SUPPORTED_EXTENSIONS,
@@ -141,12 +142,13 @@ class Ingestor:
         try:
             transcript = self._transcript(path, meta)
             mentions = tuple(self.tagger.tag(transcript.utterances))
+            metrics = compute_metrics(transcript.utterances, transcript.duration_s)
         except AnalyzerError as error:
             return self._fail(path, sha256, call_id, meta, str(error))
         except Exception as error:  # a decoder or model bug on odd input must not stop a batch
             logger.exception("unexpected error ingesting %s", path)
             return self._fail(path, sha256, call_id, meta, f"internal error ({error!r})")
-        record = CallRecord(call_id, str(path), sha256, meta, transcript, mentions)
+        record = CallRecord(call_id, str(path), sha256, meta, transcript, mentions, metrics)
         self.store.save_call(record)
         return Outcome(
             path,
@@ -203,11 +205,14 @@ class Ingestor:
         return summary
 
     def retag(self, on_done: Callable[[str, int], None] | None = None) -> int:
-        """Re-run the trackers over every stored transcript; returns the number of calls."""
+        """Re-run the trackers and metrics over every stored transcript (no re-transcription);
+        returns the number of calls."""
         call_ids = self.store.call_ids()
         for call_id in call_ids:
-            mentions = self.tagger.tag(self.store.utterances(call_id))
-            self.store.replace_mentions(call_id, mentions)
+            utterances = self.store.utterances(call_id)
+            mentions = self.tagger.tag(utterances)
+            duration = self.store.duration_s(call_id)
+            self.store.replace_analysis(call_id, mentions, compute_metrics(utterances, duration))
             if on_done:
                 on_done(call_id, len(mentions))
         return len(call_ids)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # metrics imports records; the annotation alone needs no import at run time
+    from analyzer.metrics import CallMetrics
 
 ROLES = ("rep", "customer", "unknown")
 CALL_TYPES = ("sales", "cs")
@@ -74,5 +78,6 @@ class CallRecord:
     meta: CallMeta
     transcript: Transcript | None = None
     mentions: tuple[Mention, ...] = ()
+    metrics: CallMetrics | None = None
     status: str = "ok"  # or "failed"
     error: str | None = None

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from analyzer.errors import StoreError
+from analyzer.metrics import CallMetrics
 from analyzer.records import CallRecord, Mention, Utterance
 
 logger = logging.getLogger(__name__)
@@ -106,10 +107,32 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "UPDATE utterances SET uid = call_id || '#' || idx",
         ),
     ),
+    (
+        4,
+        "conversation metrics per call and side",
+        (
+            """CREATE TABLE call_metrics (
+                call_id VARCHAR NOT NULL,
+                role VARCHAR NOT NULL,
+                talk_s DOUBLE,
+                talk_ratio DOUBLE,
+                longest_stretch_s DOUBLE,
+                questions INTEGER,
+                questions_per_hour DOUBLE,
+                words INTEGER,
+                words_per_minute DOUBLE,
+                fillers INTEGER,
+                fillers_per_minute DOUBLE,
+                speaker_switches_per_minute DOUBLE,
+                patience_s DOUBLE
+            )""",
+            "CREATE INDEX call_metrics_call ON call_metrics (call_id)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-_CHILD_TABLES = ("mentions", "words", "utterances")
+_CHILD_TABLES = ("mentions", "words", "utterances", "call_metrics")
 
 _UTTERANCE_SCHEMA = pa.schema(
     [
@@ -315,6 +338,7 @@ class Store:
             self._insert(connection, "utterances", _utterance_table(record.call_id, utterances))
             self._insert(connection, "words", _word_table(record.call_id, utterances))
             self._insert(connection, "mentions", _mention_table(record.call_id, record.mentions))
+            self._insert(connection, "call_metrics", _metrics_table(record.call_id, record.metrics))
 
     def refresh_search_index(self) -> bool:
         """Rebuild the full-text index over utterance text (DuckDB's FTS index does not follow
@@ -328,10 +352,15 @@ class Store:
             )
         return True
 
-    def replace_mentions(self, call_id: str, mentions: Sequence[Mention]) -> None:
+    def replace_analysis(
+        self, call_id: str, mentions: Sequence[Mention], metrics: CallMetrics | None
+    ) -> None:
+        """Swap a stored call's mentions and metrics for new ones (re-tagging), atomically."""
         with self._transaction() as connection:
             connection.execute("DELETE FROM mentions WHERE call_id = ?", [call_id])
+            connection.execute("DELETE FROM call_metrics WHERE call_id = ?", [call_id])
             self._insert(connection, "mentions", _mention_table(call_id, mentions))
+            self._insert(connection, "call_metrics", _metrics_table(call_id, metrics))
 
     @staticmethod
     def _delete(connection: duckdb.DuckDBPyConnection, call_id: str) -> None:
@@ -365,6 +394,12 @@ class Store:
             [call_id],
         )
         return rows[0] if rows else None
+
+    def duration_s(self, call_id: str) -> float:
+        rows = self._read(
+            "SELECT coalesce(duration_s, 0) AS d FROM calls WHERE call_id = ?", [call_id]
+        )
+        return float(rows[0]["d"]) if rows else 0.0
 
     def call_ids(self, status: str = "ok") -> list[str]:
         rows = self._read("SELECT call_id FROM calls WHERE status = ? ORDER BY call_id", [status])
@@ -479,6 +514,33 @@ def _word_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
         ],
         schema=_WORD_SCHEMA,
     )
+
+
+def _metrics_table(call_id: str, metrics: CallMetrics | None) -> pa.Table:
+    rows = []
+    for side in metrics.sides if metrics else ():
+        rows.append(
+            {
+                "call_id": call_id,
+                **{name: getattr(side, name) for name in _SIDE_METRIC_COLUMNS},
+                "speaker_switches_per_minute": metrics.speaker_switches_per_minute,
+                "patience_s": metrics.patience_s,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=_METRICS_SCHEMA)
+
+
+_SIDE_METRIC_COLUMNS = ("role", "talk_s", "talk_ratio", "longest_stretch_s", "questions",
+                        "questions_per_hour", "words", "words_per_minute", "fillers",
+                        "fillers_per_minute")  # fmt: skip
+_METRICS_SCHEMA = pa.schema(
+    [("call_id", pa.string()), ("role", pa.string())]
+    + [
+        (name, pa.int32() if name in ("questions", "words", "fillers") else pa.float64())
+        for name in _SIDE_METRIC_COLUMNS[1:]
+    ]
+    + [("speaker_switches_per_minute", pa.float64()), ("patience_s", pa.float64())]
+)
 
 
 def _mention_table(call_id: str, mentions: Sequence[Mention]) -> pa.Table:

@@ -18,7 +18,9 @@ def record(call_id="c1", mentions=1, status="ok"):
         Mention(1, "churn_signal", "Churn signals", "cancel", 1.5, 2.0, "We cancel.")
         for _ in range(mentions)
     )
-    return CallRecord(call_id, "/x/a.json", "abc", CallMeta(rep="Priya"), transcript, found, status)
+    return CallRecord(
+        call_id, "/x/a.json", "abc", CallMeta(rep="Priya"), transcript, found, status=status
+    )
 
 
 def rows(store, sql):
@@ -108,9 +110,9 @@ def test_find_by_sha_prefers_the_good_row(store):
     assert store.find_by_sha("nope") is None
 
 
-def test_replace_mentions(store):
+def test_replace_analysis(store):
     store.save_call(record(mentions=2))
-    store.replace_mentions("c1", [])
+    store.replace_analysis("c1", [], None)
     assert store.table_counts()["mentions"] == 0
 
 
