@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -238,6 +239,42 @@ def mentions(rep, account, category, call_id, limit, db) -> None:
         rep=rep, account=account, category=category, call_id=call_id, limit=limit
     )
     _print_table(rows, "mentions")
+
+
+@cli.command()
+@click.option("--top", default=3, show_default=True, help="Evidence lines per account.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@db_option
+def accounts(top, as_json, db) -> None:
+    """Accounts by churn risk (0-100), each with the moments that raised it.
+
+    Example:
+
+        analyzer accounts --db demo.duckdb
+    """
+    from analyzer.risk import account_risks
+    from analyzer.store import Queries
+
+    risks = account_risks(*Queries(_store(db)).risk_inputs())
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(r) for r in risks], indent=2, default=str))
+        return
+    if not risks:
+        console.print("no calls")
+        return
+    table = Table()
+    for column in ("account", "risk", "calls", "last call", "top evidence"):
+        table.add_column(column, overflow="fold")
+    for risk in risks:
+        lines = [
+            f"+{e.points:.0f} {e.detail}"
+            + (f" ({e.call_id} {e.call_date} @{e.second:.0f}s)" if e.call_id else "")
+            + (f': "{e.quote}"' if e.quote else "")
+            for e in risk.evidence[:top]
+        ]
+        table.add_row(risk.account, str(risk.score), str(risk.calls), str(risk.last_call),
+                      "\n".join(lines) or "-")  # fmt: skip
+    out.print(table)
 
 
 @cli.command()

@@ -75,9 +75,13 @@ def is_question(sentence: str) -> bool:
         words = words[1:]
     if len(words) < 3:
         return False
-    if words[0] in WH_WORDS and words[1] not in SUBJECT_PRONOUNS and any(
-        words[i] in INVERTING_AUX | {"'s"} and words[i - 1] not in SUBJECT_PRONOUNS
-        for i in range(1, min(4, len(words)))
+    if (
+        words[0] in WH_WORDS
+        and words[1] not in SUBJECT_PRONOUNS
+        and any(
+            words[i] in INVERTING_AUX | {"'s"} and words[i - 1] not in SUBJECT_PRONOUNS
+            for i in range(1, min(4, len(words)))
+        )
     ):
         return True  # "what is", "how big is the team" (but not "what we do is ...")
     inverted = any(  # an auxiliary before its subject: "what tools do you", "do you record"

@@ -699,33 +699,6 @@ class Queries:
             where,
         )
 
-    def account_signals(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
-        """Per account: churn signals said by the customer and competitor talk, in its customer
-        success calls (in a sales call they concern the prospect's current vendor), over all
-        its calls and its latest one."""
-        return self._frame(
-            """, latest AS (SELECT account, max(call_date) AS last_call, count(*) AS calls
-                            FROM picked GROUP BY 1)
-               SELECT l.account, l.calls, l.last_call,
-                      count(*) FILTER (h.category = 'churn_signal' AND h.role <> 'rep'
-                                       AND p.call_type IS DISTINCT FROM 'sales')
-                          AS churn_signals,
-                      count(*) FILTER (h.category = 'churn_signal' AND h.role <> 'rep'
-                                       AND p.call_type IS DISTINCT FROM 'sales'
-                                       AND p.call_date = l.last_call) AS churn_in_last_call,
-                      count(*) FILTER (h.category = 'competitor'
-                                       AND p.call_type IS DISTINCT FROM 'sales')
-                          AS competitor_in_cs,
-                      count(*) FILTER (h.category = 'pain_point') AS pain_points
-               FROM latest l
-               LEFT JOIN picked p ON p.account = l.account
-               LEFT JOIN hits h ON h.call_id = p.call_id
-               GROUP BY ALL
-               ORDER BY churn_signals DESC, churn_in_last_call DESC, competitor_in_cs DESC,
-                        l.account""",
-            where,
-        )
-
     def competitor_trend(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         return self._frame(
             """SELECT p.account, date_trunc('week', p.call_date) AS week, h.term AS competitor,
@@ -783,3 +756,45 @@ class Queries:
                 _PICKED + body.format(score="1.0", match="u.text ILIKE '%' || ? || '%'"),
                 [*where.params(), text, limit],
             )
+
+    def risk_inputs(self, where: CallFilter = CallFilter()):
+        """What analyzer.risk needs: the calls, their mentions, and what customers said."""
+        everything = CallFilter(where.date_from, where.date_to, where.call_type, where.reps,
+                                where.accounts)  # fmt: skip
+        calls = self._frame(
+            "SELECT call_id, account, call_type, call_date, title, rep FROM picked", everything
+        )
+        mentions = self._frame(
+            "SELECT call_id, category, term, role, snippet, start_s FROM hits", everything
+        )
+        said = self._frame(
+            """SELECT u.call_id, u.text, u.start_s FROM utterances u JOIN picked p USING (call_id)
+               WHERE u.role IN ('customer', 'unknown') ORDER BY u.call_id, u.idx""",
+            everything,
+        )
+        return calls, mentions, said
+
+    def rep_metrics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+        """Coaching metrics per rep (averaged over their calls), rep side unless noted."""
+        return self._frame(
+            """SELECT p.rep, count(*) AS calls,
+                      round(avg(r.talk_ratio) * 100) AS talk_ratio_pct,
+                      round(avg(r.longest_stretch_s)) AS longest_monologue_s,
+                      round(avg(c.longest_stretch_s)) AS longest_customer_story_s,
+                      round(avg(r.questions_per_hour)) AS rep_questions_per_hour,
+                      round(avg(c.questions_per_hour)) AS customer_questions_per_hour,
+                      round(avg(r.speaker_switches_per_minute), 1) AS switches_per_minute,
+                      round(avg(r.patience_s), 2) AS patience_s,
+                      round(avg(r.words_per_minute)) AS words_per_minute,
+                      round(avg(r.fillers_per_minute), 1) AS fillers_per_minute
+               FROM picked p
+               JOIN call_metrics r ON r.call_id = p.call_id AND r.role = 'rep'
+               JOIN call_metrics c ON c.call_id = p.call_id AND c.role = 'customer'
+               GROUP BY p.rep ORDER BY p.rep""",
+            where,
+        )
+
+    def call_metrics(self, call_id: str) -> pd.DataFrame:
+        return self.store.frame(
+            "SELECT * FROM call_metrics WHERE call_id = ? ORDER BY role", [call_id]
+        )

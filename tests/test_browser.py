@@ -23,7 +23,7 @@ ROOT = Path(__file__).parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAGES = [
     ("team", "", "Topics by rep"),
-    ("accounts", "accounts", "Accounts by churn signals"),
+    ("accounts", "accounts", "Accounts by churn risk"),
     ("call", "call?call=globex-04&t=52", "Tracked moments"),
     ("search", "search?q=notice+period", "matching utterances"),
     ("upload", "upload", "Upload and analyze"),

@@ -3,62 +3,90 @@
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from analyzer.ui.common import (
     CATEGORY_LABELS,
     csv_button,
     fmt_date,
-    moments_table,
+    open_call,
     require_calls,
     run,
     sidebar_filters,
+)
+from analyzer.ui.common import (
+    risks as account_risks,
 )
 
 st.title("Accounts")
 options = require_calls()
 where = sidebar_filters(options, categories=False)
 
-st.subheader("Accounts by churn signals")
+st.subheader("Accounts by churn risk")
 st.caption(
-    "Churn signals said by the customer (latest call first), competitor talk in CS calls and "
-    "pain points. Open an account for the quotes behind its numbers."
+    "Risk 0-100 from churn signals and competitor talk in customer-success calls, customer tone "
+    "across calls, and silence beyond the account's usual cadence; recent moments weigh more. "
+    "Open an account for the moments behind its score."
 )
-signals = run("account_signals", where)
+risks = account_risks(where)
+table = pd.DataFrame(
+    {
+        "account": r.account,
+        "risk": r.score,
+        "calls": r.calls,
+        "last_call": r.last_call,
+        "top_reason": r.evidence[0].detail if r.evidence else "",
+    }
+    for r in risks
+)
 st.dataframe(
-    signals,
+    table,
     hide_index=True,
     column_config={
         "account": "Account",
+        "risk": st.column_config.ProgressColumn("Risk", format="%d", min_value=0, max_value=100),
         "calls": "Calls",
         "last_call": st.column_config.DateColumn("Last call"),
-        "churn_signals": st.column_config.ProgressColumn(
-            "Churn signals",
-            format="%d",
-            min_value=0,
-            max_value=max(int(signals["churn_signals"].max()), 1) if not signals.empty else 1,
-        ),
-        "churn_in_last_call": "…in last call",
-        "competitor_in_cs": "Competitors in CS calls",
-        "pain_points": "Pain points",
+        "top_reason": st.column_config.TextColumn("Top reason", width="large"),
     },
 )
-csv_button(signals, "accounts", key="accounts_csv")
+csv_button(table, "account_risk", key="accounts_csv")
 
-for row in signals.itertuples():
-    if not (row.churn_signals or row.competitor_in_cs):
+for number, risk in enumerate(risks):
+    if not risk.evidence:
         continue
-    label = (
-        f"{row.account}: {row.churn_signals} churn signals, {row.competitor_in_cs} competitor "
-        f"mentions in CS calls (last call {fmt_date(row.last_call)})"
-    )
-    with st.expander(label):
-        evidence = run("moments", where, account=row.account)
-        evidence = evidence[
-            ((evidence["category"] == "churn_signal") & (evidence["role"] != "rep"))
-            | (evidence["category"] == "competitor")
-        ]
-        moments_table(evidence.reset_index(drop=True), key=f"evidence_{row.Index}")
+    with st.expander(f"{risk.account}: risk {risk.score} (last call {fmt_date(risk.last_call)})"):
+        evidence = pd.DataFrame(
+            {
+                "points": round(e.points, 1),
+                "why": e.detail,
+                "quote": e.quote or "",
+                "call_date": e.call_date,
+                "call_id": e.call_id or "",
+                "second": e.second if e.second is not None else 0,
+            }
+            for e in risk.evidence
+        )
+        event = st.dataframe(
+            evidence,
+            hide_index=True,
+            on_select="rerun",
+            selection_mode="single-row",
+            key=f"evidence_{number}",
+            column_order=["points", "why", "quote", "call_date", "second"],
+            column_config={
+                "points": "Points",
+                "why": "Why",
+                "quote": st.column_config.TextColumn("Quote", width="large"),
+                "call_date": st.column_config.DateColumn("Call"),
+                "second": st.column_config.NumberColumn("At (s)", format="%d"),
+            },
+        )
+        if event and event.selection.rows:
+            picked = evidence.iloc[event.selection.rows[0]]
+            if picked["call_id"]:
+                open_call(picked["call_id"], int(picked["second"]))
 
 st.subheader("Topics per account")
 topics = run("account_topics", where)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from analyzer.ui.common import CATEGORY_LABELS, ROLE_LABELS, fmt_date, require_calls, run
+from analyzer.ui.common import (
+    CATEGORY_LABELS,
+    ROLE_LABELS,
+    call_warnings,
+    fmt_date,
+    require_calls,
+    run,
+)
 
 BADGE_COLORS = {
     "competitor": "red",
@@ -98,6 +105,15 @@ else:
 
 utterances = run("call_utterances", call_id)
 mentions = run("call_mentions", call_id)
+for warning in call_warnings(call, utterances, mentions):
+    st.warning(
+        warning.message + (f" (at {seconds(warning.second)})" if warning.second else ""),
+        icon=":material/flag:",
+    )
+metrics = run("call_metrics", call_id)
+if not metrics.empty:
+    with st.expander("Conversation metrics"):
+        st.dataframe(metrics.drop(columns=["call_id"]), hide_index=True)
 conversation, found = st.columns([3, 2], gap="large")
 with conversation:
     st.subheader("Conversation")

@@ -8,6 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from analyzer.config import default_db_path
+from analyzer.risk import AccountRisk, account_risks
+from analyzer.risk import call_warnings as warnings_for_call
 from analyzer.store import CallFilter, Queries, Store
 from analyzer.ui.jobs import JobRunner
 
@@ -51,6 +53,34 @@ def cached(name: str, version: int, db_path: str, *args, **kwargs) -> pd.DataFra
 
 def run(name: str, *args, **kwargs):
     return cached(name, data_version(), str(default_db_path()), *args, **kwargs)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _cached_risks(version: int, db_path: str, where: CallFilter) -> list[AccountRisk]:
+    return account_risks(*get_queries(db_path).risk_inputs(where))
+
+
+def call_warnings(call: dict, utterances: pd.DataFrame, mentions: pd.DataFrame):
+    """Deal warnings for a call shown on the Call page."""
+    calls = run("calls", CallFilter(accounts=(call["account"],))) if call["account"] else None
+    earlier = 0
+    if calls is not None and not calls.empty:
+        sales = calls[(calls["call_type"] == "sales") & (calls["call_date"] < call["call_date"])]
+        earlier = len(sales)
+    roles = utterances.set_index("idx")["role"] if not utterances.empty else pd.Series(dtype=str)
+    said = (
+        mentions.assign(role=mentions["utterance_idx"].map(roles))
+        if not mentions.empty
+        else mentions
+    )
+    return warnings_for_call(
+        call, utterances, said.assign(role=said.get("role", "unknown")), earlier
+    )
+
+
+def risks(where: CallFilter) -> list[AccountRisk]:
+    """Accounts by churn risk, recomputed when the data changes."""
+    return _cached_risks(data_version(), str(default_db_path()), where)
 
 
 def require_calls() -> dict:

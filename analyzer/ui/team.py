@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from analyzer.ui.common import (
@@ -77,6 +78,40 @@ if not weekly.empty:
         )
     )
     st.altair_chart(trend, width="stretch")
+
+st.subheader("Coaching metrics")
+st.caption(
+    "Per rep, averaged over their calls with separated speakers, beside the team median. "
+    "Gong's research: reps who talk about 43 % of the time do best; above 65 % is a warning."
+)
+coaching = run("rep_metrics", where)
+if coaching.empty:
+    st.caption("No calls with separated speakers in this selection.")
+else:
+    median = coaching.drop(columns=["rep"]).median(numeric_only=True).round(1)
+    table = pd.concat([coaching, pd.DataFrame([{"rep": "Team median", **median}])])
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "rep": "Rep",
+            "calls": "Calls",
+            "talk_ratio_pct": st.column_config.NumberColumn("Talk %", format="%d%%"),
+            "longest_monologue_s": st.column_config.NumberColumn(
+                "Longest monologue", format="%d s"
+            ),
+            "longest_customer_story_s": st.column_config.NumberColumn(
+                "Longest customer story", format="%d s"
+            ),
+            "rep_questions_per_hour": "Rep questions / h",
+            "customer_questions_per_hour": "Customer questions / h",
+            "switches_per_minute": "Interactivity (switches / min)",
+            "patience_s": st.column_config.NumberColumn("Patience", format="%.2f s"),
+            "words_per_minute": "Words / min",
+            "fillers_per_minute": "Fillers / min",
+        },
+    )
+    csv_button(table, "coaching_metrics", key="coaching_csv")
 
 st.subheader("Moments")
 left, right = st.columns(2)

@@ -1,0 +1,137 @@
+"""Account churn risk and per-call warnings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import cli
+from analyzer.risk import account_risks, call_warnings
+from analyzer.store import Queries, Store
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def corpus_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("risk") / "corpus.duckdb"
+    gold = sorted(str(p) for p in (ROOT / "sample_calls" / "gold").glob("*.json"))
+    assert CliRunner().invoke(cli, ["ingest", *gold, "--db", str(db)]).exit_code == 0
+    return db
+
+
+def test_churning_accounts_rank_above_healthy_ones(corpus_db):
+    risks = account_risks(*Queries(Store(corpus_db)).risk_inputs())
+    order = [risk.account for risk in risks]
+    churning = {"Globex Manufacturing", "Umbrella Retail"}
+    assert set(order[:2]) == churning
+    healthy = {"Initech Software", "Wayne Media", "Acme Logistics", "Hooli Cloud"}
+    worst_churning = min(r.score for r in risks if r.account in churning)
+    assert all(r.score < worst_churning for r in risks if r.account in healthy)
+
+
+def test_every_score_is_explained_by_moments(corpus_db):
+    globex = account_risks(*Queries(Store(corpus_db)).risk_inputs())[0]
+    assert globex.account == "Globex Manufacturing" and globex.score > 50
+    moments = [e for e in globex.evidence if e.kind == "churn_signal"]
+    assert moments and all(e.quote and e.call_id and e.second is not None for e in moments)
+    assert globex.evidence[0].points == max(e.points for e in globex.evidence)
+
+
+def frames(*mentions, call_type="cs", dates=("2026-10-01",)):
+    calls = pd.DataFrame(
+        {"call_id": f"c{i}", "account": "Acme", "call_type": call_type, "call_date": d}
+        for i, d in enumerate(dates)
+    )
+    found = pd.DataFrame(
+        [{"call_id": c, "category": cat, "term": term, "role": role, "snippet": "q", "start_s": 1}
+         for c, cat, term, role in mentions],
+        columns=["call_id", "category", "term", "role", "snippet", "start_s"],
+    )  # fmt: skip
+    said = pd.DataFrame(columns=["call_id", "text", "start_s"])
+    return calls, found, said
+
+
+def test_recent_signals_weigh_more_than_old_ones():
+    as_of = dt.date(2026, 12, 1)
+    recent = account_risks(*frames(("c0", "churn_signal", "cancel", "customer"),
+                                   dates=("2026-11-30",)), as_of=as_of)  # fmt: skip
+    old = account_risks(*frames(("c0", "churn_signal", "cancel", "customer"),
+                                dates=("2026-09-01",)), as_of=as_of)  # fmt: skip
+    churn = [e.points for e in recent[0].evidence if e.kind == "churn_signal"]
+    stale = [e.points for e in old[0].evidence if e.kind == "churn_signal"]
+    assert churn[0] > 4 * stale[0]
+
+
+def test_sales_calls_and_crm_names_do_not_raise_risk():
+    risk = account_risks(*frames(("c0", "churn_signal", "cancel", "customer"), call_type="sales"))
+    assert risk[0].score == 0
+    crm = account_risks(*frames(("c0", "competitor", "Salesforce", "customer")))
+    assert crm[0].score == 0
+    rival = account_risks(*frames(("c0", "competitor", "Gong", "customer")))
+    assert rival[0].score > 0
+
+
+def test_silence_beyond_the_usual_cadence():
+    calls, found, said = frames(dates=("2026-09-01", "2026-09-15", "2026-09-29"))
+    quiet = account_risks(calls, found, said, as_of=dt.date(2026, 11, 20))
+    (evidence,) = quiet[0].evidence
+    assert evidence.kind == "silence" and "usually every 14" in evidence.detail
+    assert account_risks(calls, found, said, as_of=dt.date(2026, 10, 5))[0].score == 0
+
+
+def turns(*spec):
+    return pd.DataFrame(
+        [{"idx": i, "role": r, "start_s": s, "end_s": s + 4, "text": t} for i, (r, s, t) in
+         enumerate(spec)]
+    )  # fmt: skip
+
+
+def moments(*spec):
+    return pd.DataFrame(
+        [{"category": c, "term": t, "role": r, "start_s": s} for c, t, r, s in spec],
+        columns=["category", "term", "role", "start_s"],
+    )
+
+
+def kinds(found):
+    return {w.kind for w in found}
+
+
+def test_pricing_not_discussed_in_a_later_sales_call():
+    call = {"call_id": "x", "call_type": "sales"}
+    talk = turns(("rep", 0, "Let's look at the dashboard."))
+    assert "pricing_not_discussed" in kinds(call_warnings(call, talk, moments(), 1))
+    assert "pricing_not_discussed" not in kinds(call_warnings(call, talk, moments(), 0))
+    priced = moments(("pricing", "price", "customer", 3))
+    assert "pricing_not_discussed" not in kinds(call_warnings(call, talk, priced, 2))
+
+
+def test_competitor_mentioned_with_no_response():
+    call = {"call_id": "x", "call_type": "cs"}
+    gong = moments(("competitor", "Gong", "customer", 10))
+    ignored = turns(("customer", 10, "Gong pitched us."), ("rep", 15, "Okay. Anyway, the roadmap."))
+    answered = turns(("customer", 10, "Gong pitched us."), ("rep", 15, "What did they offer you?"))
+    assert "competitor_no_response" in kinds(call_warnings(call, ignored, gong, 0))
+    assert "competitor_no_response" not in kinds(call_warnings(call, answered, gong, 0))
+
+
+def test_churn_signal_with_no_next_step():
+    call = {"call_id": "x", "call_type": "cs"}
+    churn = moments(("churn_signal", "cancel", "customer", 5))
+    hangs = turns(("customer", 5, "We might cancel."), ("rep", 9, "Sorry to hear that. Bye."))
+    booked = turns(("customer", 5, "We might cancel."), ("rep", 9, "Let's book a session Tuesday."))
+    assert "churn_no_next_step" in kinds(call_warnings(call, hangs, churn, 0))
+    assert "churn_no_next_step" not in kinds(call_warnings(call, booked, churn, 0))
+
+
+def test_accounts_command(corpus_db):
+    result = CliRunner().invoke(cli, ["accounts", "--db", str(corpus_db), "--top", "1"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "│" in line]
+    assert "Globex Manufacturing" in lines[0]
+    assert "notice period" in result.output.lower() or "terminate" in result.output.lower()
