@@ -51,6 +51,10 @@ def load_config(path: Path | None = None) -> RiskConfig:
     return RiskConfig(**data)
 
 
+KIND_LABELS = {"churn_signal": "churn signals", "competitor": "competitor mentions",
+               "pain_point": "pain points", "sentiment": "tone", "silence": "silence"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Evidence:
     kind: str  # churn_signal, competitor, pain_point, sentiment, silence
@@ -70,6 +74,20 @@ class AccountRisk:
     calls: int
     last_call: dt.date
     evidence: tuple[Evidence, ...]  # biggest contribution first
+
+    def summary(self, kinds: int = 2) -> str:
+        """The kinds of evidence that weigh most, e.g. "4 churn signals (32 pts) · tone (11)"."""
+        totals: dict[str, list[Evidence]] = {}
+        for item in self.evidence:
+            totals.setdefault(item.kind, []).append(item)
+        ranked = sorted(totals.items(), key=lambda kv: -sum(e.points for e in kv[1]))[:kinds]
+        parts = []
+        for kind, items in ranked:
+            points = sum(e.points for e in items)
+            label = KIND_LABELS.get(kind, kind)
+            what = items[0].detail if len(items) == 1 else f"{len(items)} × {label}"
+            parts.append(f"{what} ({points:.0f} pts)")
+        return " · ".join(parts)
 
 
 @lru_cache(maxsize=1)

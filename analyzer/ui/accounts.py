@@ -36,7 +36,7 @@ table = pd.DataFrame(
         "risk": r.score,
         "calls": r.calls,
         "last_call": r.last_call,
-        "top_reason": r.evidence[0].detail if r.evidence else "",
+        "top_reason": r.summary(),
     }
     for r in risks
 )
@@ -48,7 +48,7 @@ st.dataframe(
         "risk": st.column_config.ProgressColumn("Risk", format="%d", min_value=0, max_value=100),
         "calls": "Calls",
         "last_call": st.column_config.DateColumn("Last call"),
-        "top_reason": st.column_config.TextColumn("Top reason", width="large"),
+        "top_reason": st.column_config.TextColumn("Main reasons", width="large"),
     },
 )
 csv_button(table, "account_risk", key="accounts_csv")
