@@ -86,6 +86,7 @@ def cli(verbose: bool) -> None:
     help="Roles of the left,right channels of a stereo recording.",
 )
 @click.option("--force", is_flag=True, help="Re-ingest files already stored (same sha256).")
+@click.option("--no-smart", is_flag=True, help="Keyword trackers only (no embedding model).")
 @trackers_option
 @db_option
 def ingest(
@@ -100,6 +101,7 @@ def ingest(
     model,
     channel_roles,
     force,
+    no_smart,
     trackers_file,
     db,
 ) -> None:
@@ -136,7 +138,7 @@ def ingest(
         ingestor = Ingestor(
             store,
             load_trackers(trackers_file),
-            IngestOptions(model=model, force=force, channel_roles=roles),
+            IngestOptions(model=model, force=force, channel_roles=roles, smart=not no_smart),
         )
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
@@ -309,10 +311,18 @@ def trackers(trackers_file) -> None:
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
+@click.option(
+    "--method",
+    type=click.Choice(["all", "keyword", "semantic", "combined"]),
+    default="all",
+    show_default=True,
+    help="Which trackers to score; 'all' prints keyword, semantic and combined side by side "
+    "(keyword alone before `analyzer train`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @trackers_option
 @db_option
-def evaluate(gold_files, as_json, trackers_file, db) -> None:
+def evaluate(gold_files, method, as_json, trackers_file, db) -> None:
     """Precision, recall and F1 per category against gold labels, at utterance level.
 
     GOLD files are labeled calls (.json, like sample_calls/gold/*.json), scored against the
@@ -325,8 +335,14 @@ def evaluate(gold_files, as_json, trackers_file, db) -> None:
         analyzer eval sample_calls/gold/*.json --db demo.duckdb
     """
     from analyzer.evaluate import evaluate_stored, evaluate_tagger, read_any_gold
+    from analyzer.pipeline import load_smart_tagger
+    from analyzer.smart import CombinedTagger
+    from analyzer.smart import load as load_smart_trackers
     from analyzer.tagging import KeywordTagger
 
+    methods = ["keyword", "semantic", "combined"] if method == "all" else [method]
+    if method == "all" and not load_smart_trackers():
+        methods = ["keyword"]  # nothing trained yet
     try:
         golds = [read_any_gold(path) for path in gold_files]
         calls = [gold for gold in golds if not isinstance(gold, list)]
@@ -339,20 +355,84 @@ def evaluate(gold_files, as_json, trackers_file, db) -> None:
             | {label for call in calls for u in call.utterances for label in u.labels}
             | {label for u in utterances for label in u.labels}
         )
+        results = {}
         if calls:
-            scores = evaluate_stored(_store(db), calls, categories)
+            store = _store(db)
+            for name in methods:
+                only = None if name == "combined" else name
+                results[name] = evaluate_stored(store, calls, categories, only)
             count = sum(len(call.utterances) for call in calls)
         else:
-            scores = evaluate_tagger(KeywordTagger(tracker_set), utterances)
+            keyword = KeywordTagger(tracker_set)
+            smart = load_smart_tagger() if set(methods) - {"keyword"} else None
+            taggers = {"keyword": keyword, "semantic": smart,
+                       "combined": CombinedTagger(keyword, smart)}  # fmt: skip
+            for name in methods:
+                if taggers[name] is None:
+                    raise click.ClickException("no smart trackers: run `analyzer train` first")
+                results[name] = evaluate_tagger(taggers[name], utterances, categories)
             count = len(utterances)
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
-    rows = [row.as_dict() for row in scores]
+    rows = [{"method": name, **row.as_dict()} for name, scores in results.items() for row in scores]
     if as_json:
         click.echo(json.dumps({"utterances": count, "scores": rows}, indent=2))
-    else:
-        console.print(f"{count} gold utterances", soft_wrap=True)
-        _print_table(rows, "scores")
+        return
+    console.print(f"{count} gold utterances", soft_wrap=True)
+    if len(results) == 1:
+        _print_table([{k: v for k, v in row.items() if k != "method"} for row in rows], "scores")
+        return
+    side_by_side = []
+    for row in results[methods[0]]:
+        line = {"category": row.category, "support": row.support}
+        for name in methods:
+            match = next(s for s in results[name] if s.category == row.category)
+            line[name] = f"{match.precision:.2f} / {match.recall:.2f} / {match.f1:.2f}"
+        side_by_side.append(line)
+    console.print("precision / recall / F1", soft_wrap=True)
+    _print_table(side_by_side, "scores")
+
+
+@cli.command()
+@click.option(
+    "--examples",
+    "examples_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Extra folder of <category>.yaml examples (yours win over models/examples/).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the trained trackers (default: models/smart_trackers.json).",
+)
+def train(examples_dirs, out) -> None:
+    """Train the smart trackers from example sentences, thresholds by cross-validation.
+
+    Example:
+
+        analyzer train --examples my_examples/
+    """
+    from analyzer import smart
+    from analyzer.embeddings import load_embedder
+
+    try:
+        examples = smart.load_examples(smart.default_examples_dir(), *examples_dirs)
+        trackers = smart.train(examples, load_embedder())
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+    path = out or smart.default_model_path()
+    smart.save(trackers, path)
+    _print_table(
+        [
+            {"category": t.category, "examples": t.examples, "threshold": t.threshold,
+             "cv precision": t.cv_precision, "cv recall": t.cv_recall, "cv F1": t.cv_f1}
+            for t in trackers
+        ],
+        "trackers",
+    )  # fmt: skip
+    console.print(f"saved {len(trackers)} smart trackers -> {path}", soft_wrap=True)
 
 
 @cli.command()

@@ -139,7 +139,9 @@ def score(
     return rows
 
 
-def evaluate_tagger(tagger, gold: Sequence[GoldUtterance]) -> list[Score]:
+def evaluate_tagger(
+    tagger, gold: Sequence[GoldUtterance], categories: Iterable[str] | None = None
+) -> list[Score]:
     """Tag the gold texts (tagging alone, no ASR) and score the result."""
     utterances = [Utterance(g.id, g.role, 0.0, 1.0, g.text) for g in gold]
     labels: list[set[str]] = [set() for _ in gold]
@@ -148,7 +150,8 @@ def evaluate_tagger(tagger, gold: Sequence[GoldUtterance]) -> list[Score]:
         labels[mention.utterance_idx].add(mention.category)
         if mention.category == "competitor":
             names[mention.utterance_idx].add(mention.term)
-    categories = sorted({c for g in gold for c in g.labels} | set(tagger.trackers.categories))
+    if categories is None:
+        categories = sorted({c for g in gold for c in g.labels} | set(tagger.trackers.categories))
     return score(gold, labels, names, categories)
 
 
@@ -191,8 +194,11 @@ def _owner(call: GoldCall, role: str, start_s: float) -> int | None:
     return best
 
 
-def evaluate_stored(store, calls: Sequence[GoldCall], categories: Iterable[str]) -> list[Score]:
-    """Score the mentions stored for each gold call against its labels."""
+def evaluate_stored(
+    store, calls: Sequence[GoldCall], categories: Iterable[str], method: str | None = None
+) -> list[Score]:
+    """Score the mentions stored for each gold call against its labels (only those found by
+    `method`, "keyword" or "semantic", when given)."""
     missing = [call.call_id for call in calls if store.find_call(call.call_id) is None]
     if missing:
         raise InputError(f"not in {store.path}: {', '.join(missing)} (ingest those calls first)")
@@ -205,6 +211,8 @@ def evaluate_stored(store, calls: Sequence[GoldCall], categories: Iterable[str])
         labels.extend(set() for _ in call.utterances)
         names.extend(set() for _ in call.utterances)
         for mention in store.mentions(call_id=call.call_id, limit=1_000_000):
+            if method and mention["method"] != method:
+                continue
             owner = _owner(call, mention["role"], mention["start_s"])
             if owner is None:  # tagged where nothing was said: a false positive of its own
                 gold.append(GoldUtterance("stray", mention["role"], "", frozenset()))

@@ -11,9 +11,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from analyzer.embeddings import load_embedder
 from analyzer.errors import AnalyzerError
 from analyzer.metrics import compute as compute_metrics
 from analyzer.records import CallMeta, CallRecord, Transcript
+from analyzer.smart import CombinedTagger, SmartTagger
+from analyzer.smart import load as load_smart_trackers
 from analyzer.sources import (
     SUPPORTED_EXTENSIONS,
     kind_of,
@@ -38,6 +41,7 @@ MANIFEST_NAME = "manifest.csv"
 class IngestOptions:
     model: str | None = None
     force: bool = False
+    smart: bool = True  # add the smart trackers (models/smart_trackers.json) to the keywords
     channel_roles: tuple[str, str] = DEFAULT_CHANNEL_ROLES
 
 
@@ -98,6 +102,21 @@ def collect_inputs(
     return list(dict.fromkeys(files)), manifest
 
 
+def load_smart_tagger(enabled: bool = True) -> SmartTagger | None:
+    """The trained smart trackers with the embedding model, or None (keywords only) when they
+    are switched off, not trained, or the embedding packages are missing."""
+    if not enabled:
+        return None
+    trackers = load_smart_trackers()
+    if not trackers:
+        return None
+    try:
+        return SmartTagger(trackers, load_embedder())
+    except AnalyzerError as error:
+        logger.warning("smart trackers off: %s", error)
+        return None
+
+
 def default_call_id(path: Path, sha256: str) -> str:
     return f"{path.stem}-{sha256[:8]}"
 
@@ -109,7 +128,7 @@ class Ingestor:
         self.store = store
         self.trackers = trackers
         self.options = options or IngestOptions()
-        self.tagger = KeywordTagger(trackers)
+        self.tagger = CombinedTagger(KeywordTagger(trackers), load_smart_tagger(self.options.smart))
         self.prompt = vocabulary_prompt(trackers.names())
 
     def ingest(self, path: Path, meta: CallMeta) -> Outcome:
