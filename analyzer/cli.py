@@ -325,24 +325,21 @@ def trackers(trackers_file) -> None:
 def evaluate(gold_files, method, as_json, trackers_file, db) -> None:
     """Precision, recall and F1 per category against gold labels, at utterance level.
 
-    GOLD files are labeled calls (.json, like sample_calls/gold/*.json), scored against the
-    mentions stored in the database for their call_id; or labeled utterances (.jsonl, one
-    {"role", "text", "labels", "competitors"} per line), scored by tagging their text.
-    A "competitor names" row scores the canonical names found.
+    GOLD files are labeled calls (.json, like sample_calls/gold/*.json), scored by tagging
+    the transcript stored in the database for their call_id (ASR output for audio); or
+    labeled utterances (.jsonl, one {"role", "text", "labels", "competitors"} per line,
+    optionally "call"), scored by tagging their text. Keyword trackers alone, smart trackers
+    alone and both combined (what ingest stores) are scored side by side. A "competitor
+    names" row scores the canonical names found.
 
     Example:
 
-        analyzer eval sample_calls/gold/*.json --db demo.duckdb
+        analyzer eval tests/data/labeled_heldout.jsonl
     """
-    from analyzer.evaluate import evaluate_stored, evaluate_tagger, read_any_gold
-    from analyzer.pipeline import load_smart_tagger
-    from analyzer.smart import CombinedTagger
-    from analyzer.smart import load as load_smart_trackers
+    from analyzer.combined import CombinedTagger, load_smart_tagger
+    from analyzer.evaluate import NAMES_ROW, evaluate_stored, evaluate_tagger, read_any_gold
     from analyzer.tagging import KeywordTagger
 
-    methods = ["keyword", "semantic", "combined"] if method == "all" else [method]
-    if method == "all" and not load_smart_trackers():
-        methods = ["keyword"]  # nothing trained yet
     try:
         golds = [read_any_gold(path) for path in gold_files]
         calls = [gold for gold in golds if not isinstance(gold, list)]
@@ -350,28 +347,31 @@ def evaluate(gold_files, method, as_json, trackers_file, db) -> None:
         if calls and utterances:
             raise click.ClickException("give either labeled calls (.json) or utterances (.jsonl)")
         tracker_set = load_trackers(trackers_file)
+        keyword = KeywordTagger(tracker_set)
+        smart = load_smart_tagger() if method != "keyword" else None
+        if smart is None and method in ("semantic", "combined"):
+            raise click.ClickException("no smart trackers: run `analyzer train` first")
+        taggers = {
+            "keyword": keyword,
+            "semantic": smart,
+            "combined": CombinedTagger(keyword, smart),
+        }
+        if method != "all":
+            methods = [method]
+        else:  # before `analyzer train`, keywords are all there is
+            methods = ["keyword", "semantic", "combined"] if smart else ["keyword"]
         categories = sorted(
-            set(tracker_set.categories)
+            set(taggers["combined"].categories)
             | {label for call in calls for u in call.utterances for label in u.labels}
             | {label for u in utterances for label in u.labels}
         )
         results = {}
-        if calls:
-            store = _store(db)
-            for name in methods:
-                only = None if name == "combined" else name
-                results[name] = evaluate_stored(store, calls, categories, only)
-            count = sum(len(call.utterances) for call in calls)
-        else:
-            keyword = KeywordTagger(tracker_set)
-            smart = load_smart_tagger() if set(methods) - {"keyword"} else None
-            taggers = {"keyword": keyword, "semantic": smart,
-                       "combined": CombinedTagger(keyword, smart)}  # fmt: skip
-            for name in methods:
-                if taggers[name] is None:
-                    raise click.ClickException("no smart trackers: run `analyzer train` first")
+        for name in methods:
+            if calls:
+                results[name] = evaluate_stored(_store(db), calls, categories, taggers[name])
+            else:
                 results[name] = evaluate_tagger(taggers[name], utterances, categories)
-            count = len(utterances)
+        count = sum(len(call.utterances) for call in calls) + len(utterances)
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
     rows = [{"method": name, **row.as_dict()} for name, scores in results.items() for row in scores]
@@ -387,7 +387,11 @@ def evaluate(gold_files, method, as_json, trackers_file, db) -> None:
         line = {"category": row.category, "support": row.support}
         for name in methods:
             match = next(s for s in results[name] if s.category == row.category)
-            line[name] = f"{match.precision:.2f} / {match.recall:.2f} / {match.f1:.2f}"
+            topic = "competitor" if row.category == NAMES_ROW else row.category
+            covered = topic in taggers[name].categories
+            line[name] = (
+                f"{match.precision:.2f} / {match.recall:.2f} / {match.f1:.2f}" if covered else "–"
+            )
         side_by_side.append(line)
     console.print("precision / recall / F1", soft_wrap=True)
     _print_table(side_by_side, "scores")
@@ -426,7 +430,8 @@ def train(examples_dirs, out) -> None:
     smart.save(trackers, path)
     _print_table(
         [
-            {"category": t.category, "examples": t.examples, "threshold": t.threshold,
+            {"category": t.category, "said by": t.said_by, "positives": t.positives,
+             "negatives": t.negatives, "C": t.regularisation, "threshold": t.threshold,
              "cv precision": t.cv_precision, "cv recall": t.cv_recall, "cv F1": t.cv_f1}
             for t in trackers
         ],

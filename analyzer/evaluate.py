@@ -3,6 +3,8 @@
 Two kinds of gold file:
 - labeled utterances, JSON Lines (`*.jsonl`), scored by tagging their text (no ASR, no database):
     {"id": "u1", "role": "customer", "text": "...", "labels": ["pricing"], "competitors": []}
+  with an optional "call" naming the conversation a turn belongs to: the turns of one call are
+  tagged together, in file order, so a reply can take the topic of the question it answers.
 - a labeled call (`*.json`, as `sample_calls/gold/`): `call_id` plus utterances with `start`,
   `end`, `role`, `labels`, `competitors`; scored against the mentions stored for that call_id,
   each stored mention counting for the gold utterance whose side and time span hold it. So a
@@ -38,6 +40,7 @@ class GoldUtterance:
     competitors: frozenset[str] = frozenset()
     start_s: float = 0.0
     end_s: float = 0.0
+    call: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def read_gold(path: Path) -> list[GoldUtterance]:
                     text=item["text"],
                     labels=frozenset(item.get("labels", ())),
                     competitors=frozenset(item.get("competitors", ())),
+                    call=str(item.get("call", "")),
                 )
             )
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -142,16 +146,22 @@ def score(
 def evaluate_tagger(
     tagger, gold: Sequence[GoldUtterance], categories: Iterable[str] | None = None
 ) -> list[Score]:
-    """Tag the gold texts (tagging alone, no ASR) and score the result."""
-    utterances = [Utterance(g.id, g.role, 0.0, 1.0, g.text) for g in gold]
+    """Tag the gold texts (tagging alone, no ASR), one call at a time, and score the result."""
     labels: list[set[str]] = [set() for _ in gold]
     names: list[set[str]] = [set() for _ in gold]
-    for mention in tagger.tag(utterances):
-        labels[mention.utterance_idx].add(mention.category)
-        if mention.category == "competitor":
-            names[mention.utterance_idx].add(mention.term)
+    calls: dict[str, list[int]] = {}
+    for position, utterance in enumerate(gold):
+        calls.setdefault(utterance.call or utterance.id, []).append(position)
+    for positions in calls.values():
+        # A gold turn has no speaker name; the role stands in for it.
+        turns = [Utterance(gold[i].role, gold[i].role, 0.0, 1.0, gold[i].text) for i in positions]
+        for mention in tagger.tag(turns):
+            position = positions[mention.utterance_idx]
+            labels[position].add(mention.category)
+            if mention.category == "competitor":
+                names[position].add(mention.term)
     if categories is None:
-        categories = sorted({c for g in gold for c in g.labels} | set(tagger.trackers.categories))
+        categories = sorted({c for g in gold for c in g.labels} | set(tagger.categories))
     return score(gold, labels, names, categories)
 
 
@@ -195,10 +205,10 @@ def _owner(call: GoldCall, role: str, start_s: float) -> int | None:
 
 
 def evaluate_stored(
-    store, calls: Sequence[GoldCall], categories: Iterable[str], method: str | None = None
+    store, calls: Sequence[GoldCall], categories: Iterable[str], tagger
 ) -> list[Score]:
-    """Score the mentions stored for each gold call against its labels (only those found by
-    `method`, "keyword" or "semantic", when given)."""
+    """Tag the transcript stored for each gold call (the ASR output, for a call ingested from
+    audio) and score each mention against the gold utterance whose side and time hold it."""
     missing = [call.call_id for call in calls if store.find_call(call.call_id) is None]
     if missing:
         raise InputError(f"not in {store.path}: {', '.join(missing)} (ingest those calls first)")
@@ -210,16 +220,16 @@ def evaluate_stored(
         gold.extend(call.utterances)
         labels.extend(set() for _ in call.utterances)
         names.extend(set() for _ in call.utterances)
-        for mention in store.mentions(call_id=call.call_id, limit=1_000_000):
-            if method and mention["method"] != method:
-                continue
-            owner = _owner(call, mention["role"], mention["start_s"])
+        utterances = store.utterances(call.call_id)
+        for mention in tagger.tag(utterances):
+            role = utterances[mention.utterance_idx].role
+            owner = _owner(call, role, mention.start_s)
             if owner is None:  # tagged where nothing was said: a false positive of its own
-                gold.append(GoldUtterance("stray", mention["role"], "", frozenset()))
-                labels.append({mention["category"]})
-                names.append({mention["term"]} if mention["category"] == "competitor" else set())
+                gold.append(GoldUtterance("stray", role, "", frozenset()))
+                labels.append({mention.category})
+                names.append({mention.term} if mention.category == "competitor" else set())
                 continue
-            labels[offset + owner].add(mention["category"])
-            if mention["category"] == "competitor":
-                names[offset + owner].add(mention["term"])
+            labels[offset + owner].add(mention.category)
+            if mention.category == "competitor":
+                names[offset + owner].add(mention.term)
     return score(gold, labels, names, categories)

@@ -11,12 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from analyzer.embeddings import load_embedder
+from analyzer.combined import CombinedTagger, load_smart_tagger
 from analyzer.errors import AnalyzerError
 from analyzer.metrics import compute as compute_metrics
 from analyzer.records import CallMeta, CallRecord, Transcript
-from analyzer.smart import CombinedTagger, SmartTagger
-from analyzer.smart import load as load_smart_trackers
 from analyzer.sources import (
     SUPPORTED_EXTENSIONS,
     kind_of,
@@ -102,21 +100,6 @@ def collect_inputs(
     return list(dict.fromkeys(files)), manifest
 
 
-def load_smart_tagger(enabled: bool = True) -> SmartTagger | None:
-    """The trained smart trackers with the embedding model, or None (keywords only) when they
-    are switched off, not trained, or the embedding packages are missing."""
-    if not enabled:
-        return None
-    trackers = load_smart_trackers()
-    if not trackers:
-        return None
-    try:
-        return SmartTagger(trackers, load_embedder())
-    except AnalyzerError as error:
-        logger.warning("smart trackers off: %s", error)
-        return None
-
-
 def default_call_id(path: Path, sha256: str) -> str:
     return f"{path.stem}-{sha256[:8]}"
 
@@ -128,7 +111,8 @@ class Ingestor:
         self.store = store
         self.trackers = trackers
         self.options = options or IngestOptions()
-        self.tagger = CombinedTagger(KeywordTagger(trackers), load_smart_tagger(self.options.smart))
+        smart = load_smart_tagger() if self.options.smart else None
+        self.tagger = CombinedTagger(KeywordTagger(trackers), smart)
         self.prompt = vocabulary_prompt(trackers.names())
 
     def ingest(self, path: Path, meta: CallMeta) -> Outcome:

@@ -678,7 +678,7 @@ class Queries:
         """Tracked moments with their quotes, newest first."""
         return self._frame(
             """SELECT p.call_date, p.rep, p.account, h.category, h.term, h.role, h.snippet,
-                      h.call_id, round(h.start_s) AS second, p.title
+                      h.call_id, round(h.start_s) AS second, p.title, h.tracker, h.method, h.score
                FROM hits h JOIN picked p USING (call_id)
                WHERE (?::VARCHAR IS NULL OR p.rep = ?::VARCHAR)
                  AND (?::VARCHAR IS NULL OR p.account = ?::VARCHAR)

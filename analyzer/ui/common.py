@@ -167,25 +167,57 @@ def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
     )
 
 
+def found_by(tracker: str, method: str, score: float) -> str:
+    """How a mention was found, in words: a keyword, a smart tracker (with its probability),
+    or a short reply that took the topic of the question it answers."""
+    if tracker.endswith("(reply)"):
+        return "reply to a question"
+    return f"smart tracker ({score:.2f})" if method == "semantic" else "keyword"
+
+
+def for_display(mentions: pd.DataFrame) -> pd.DataFrame:
+    """Mentions with a topic label, how each was found, and no term for smart trackers (their
+    `term` is the category itself)."""
+    return mentions.assign(
+        topic=mentions["category"].map(lambda c: CATEGORY_LABELS.get(c, c)),
+        found_by=[
+            found_by(*row)
+            for row in zip(mentions["tracker"], mentions["method"], mentions["score"], strict=True)
+        ],
+        term=mentions["term"].where(mentions["method"] != "semantic", ""),
+    )
+
+
 def moments_table(frame: pd.DataFrame, key: str) -> None:
     """Quotes with call and time; picking a row opens the call at that second."""
     if frame.empty:
         st.caption("No moments match.")
         return
-    shown = frame.assign(topic=frame["category"].map(lambda c: CATEGORY_LABELS.get(c, c)))
+    shown = for_display(frame)
     event = st.dataframe(
         shown,
         key=key,
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
-        column_order=["call_date", "rep", "account", "topic", "term", "role", "snippet", "second"],
+        column_order=[
+            "call_date",
+            "rep",
+            "account",
+            "topic",
+            "term",
+            "found_by",
+            "role",
+            "snippet",
+            "second",
+        ],
         column_config={
             "call_date": st.column_config.DateColumn("Date"),
             "rep": "Rep",
             "account": "Account",
             "topic": "Topic",
             "term": "Term",
+            "found_by": "Found by",
             "role": "Who",
             "snippet": st.column_config.TextColumn("Quote", width="large"),
             "second": st.column_config.NumberColumn("At (s)", format="%d"),
