@@ -403,20 +403,27 @@ def evaluate(gold_files, method, as_json, trackers_file, db) -> None:
     "examples_dirs",
     multiple=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Extra folder of <category>.yaml examples (yours win over models/examples/).",
+    help="Another folder of <category>.yaml examples (one subfolder per writer, or one "
+    "writer), added to models/examples/: more sentences for a category, or a new category.",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write the trained trackers (default: models/smart_trackers.json).",
+    help="Where to write the trained trackers (default: $ANALYZER_SMART_TRACKERS, else "
+    "models/smart_trackers.json); a .npz of support vectors is written beside it.",
 )
 def train(examples_dirs, out) -> None:
-    """Train the smart trackers from example sentences, thresholds by cross-validation.
+    """Train the smart trackers from example sentences (models/examples/GUIDE.md).
+
+    Each category's threshold, precision and recall come from cross-validation across
+    writers. Ingest, retag and eval use models/smart_trackers.json, or the file named by
+    $ANALYZER_SMART_TRACKERS.
 
     Example:
 
-        analyzer train --examples my_examples/
+        analyzer train --examples my_examples/ --out mine.json
+        ANALYZER_SMART_TRACKERS=mine.json analyzer retag
     """
     from analyzer import smart
     from analyzer.embeddings import load_embedder
@@ -430,13 +437,18 @@ def train(examples_dirs, out) -> None:
     smart.save(trackers, path)
     _print_table(
         [
-            {"category": t.category, "said by": t.said_by, "positives": t.positives,
-             "negatives": t.negatives, "C": t.regularisation, "threshold": t.threshold,
-             "cv precision": t.cv_precision, "cv recall": t.cv_recall, "cv F1": t.cv_f1}
+            {"category": t.category, "said by": t.said_by, "writers": t.writers,
+             "positives": t.positives, "negatives": t.negatives, "threshold": t.threshold,
+             "precision": t.cv_precision, "recall": t.cv_recall, "F1": t.cv_f1}
             for t in trackers
         ],
         "trackers",
     )  # fmt: skip
+    console.print(
+        "precision / recall / F1: cross-validated, each writer's sentences scored by a model "
+        "trained without them (5-fold where a category has fewer than 3 writers)",
+        soft_wrap=True,
+    )
     console.print(f"saved {len(trackers)} smart trackers -> {path}", soft_wrap=True)
 
 

@@ -19,14 +19,21 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from analyzer.embeddings import load_embedder
 from analyzer.errors import AnalyzerError
 from analyzer.metrics import is_question
 from analyzer.records import Mention, Utterance
-from analyzer.smart import Sentence, SmartTagger
+from analyzer.smart import Sentence, SmartTagger, SmartTracker
 from analyzer.smart import load as load_smart_trackers
-from analyzer.tagging import KeywordTagger, Rejected, said_by_allows
+from analyzer.tagging import (
+    CONDITIONAL_MARKS,
+    SNIPPET_CHARS,
+    KeywordTagger,
+    Rejected,
+    said_by_allows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +45,16 @@ REPLY_OPENERS = frozenset(
 REPLY_PHRASES = ("that too", "all the time", "for sure", "big time", "very much", "of course")
 REPLY_LEAD_INS = frozenset("oh um uh well ah and so".split())
 REPLY_NEGATIVES = frozenset("no nope nah not never n't don't didn't isn't wasn't".split())
-SNIPPET_CHARS = 240
+DENIALS = frozenset({"no", "not", "never", "n't"})
+CONTRACTED = {"wo": "will", "ca": "can", "sha": "shall"}  # "won't" parses as "wo" + "n't"
 _WORDS = re.compile(r"[a-z0-9']+")
 
 
-def load_smart_tagger() -> SmartTagger | None:
-    """The trained smart trackers with the embedding model (loaded once per process), or None
-    when none are trained or the embedding packages are missing: keywords alone then."""
-    trackers = load_smart_trackers()
+def load_smart_tagger(path: Path | None = None) -> SmartTagger | None:
+    """The trained smart trackers (`path`, else the default file) with the embedding model
+    (loaded once per process), or None when none are trained or the embedding packages are
+    missing: keywords alone then."""
+    trackers = load_smart_trackers(path)
     if not trackers:
         return None
     try:
@@ -82,13 +91,47 @@ class CombinedTagger:
         self, utterances: Sequence[Utterance], keyword: list[Mention], rejected: list[Rejected]
     ) -> list[Mention]:
         have = {(m.utterance_idx, m.category) for m in keyword}
+        careful = {c for c, mode in self.trackers.negation.items() if mode == "suppress"}
 
-        def veto(sentence: Sentence, category: str) -> bool:
-            return (sentence.utterance_idx, category) in have or any(
-                _inside(r, sentence) for r in rejected if r.category == category
+        def veto(sentence: Sentence, tracker: SmartTracker, probability: float) -> bool:
+            category = tracker.category
+            if (sentence.utterance_idx, category) in have:
+                return True
+            if any(_inside(r, sentence) for r in rejected if r.category == category):
+                return True
+            return category in careful and self._denied_or_hypothetical(
+                sentence.text, tracker, probability
             )
 
         return self.smart.tag(utterances, veto)
+
+    def _denied_or_hypothetical(self, text: str, tracker: SmartTracker, probability: float):
+        """Counterfactual checks with the tracker's own head. Without its if-clause, is the
+        sentence still on topic ("if we ever left, what happens to our data?" is not; "if this
+        isn't fixed we'll cancel" is)? Without its negation, is it more on topic ("I don't want
+        to switch" -> "I do want to switch": the sentence denies the topic; "we're not
+        renewing" -> "we're renewing": the negation is what makes it one)?"""
+        doc = self.keyword.nlp(text)
+        variants = {}
+        condition = {
+            token.i
+            for mark in doc
+            if mark.dep_ == "mark" and mark.lower_ in CONDITIONAL_MARKS
+            for token in mark.head.subtree
+        }
+        if condition:
+            variants["condition"] = _without(doc, condition)
+        negation = {t.i for t in doc if t.dep_ == "neg" or t.lower_ in DENIALS}
+        if negation:
+            variants["negation"] = _without(doc, negation)
+        if not variants:
+            return False
+        scores = dict(
+            zip(variants, self.smart.probabilities(tracker, list(variants.values())), strict=True)
+        )
+        if "condition" in scores and scores["condition"] < tracker.threshold:
+            return True
+        return "negation" in scores and scores["negation"] > probability
 
     def _one_per_topic(self, mentions: list[Mention]) -> list[Mention]:
         """Keep the first mention of each category in a turn (each name, for competitors)."""
@@ -132,6 +175,17 @@ class CombinedTagger:
     def _smart_said_by(self, category: str) -> str:
         trackers = self.smart.trackers if self.smart else []
         return next((t.said_by for t in trackers if t.category == category), "anyone")
+
+
+def _without(doc, drop: set[int]) -> str:
+    """The sentence without the tokens in `drop` ("won't" loses "n't" and becomes "will")."""
+    words = []
+    for token in doc:
+        if token.i in drop:
+            continue
+        text = CONTRACTED.get(token.lower_, token.text) if token.i + 1 in drop else token.text
+        words.append(text + token.whitespace_)
+    return "".join(words).strip()
 
 
 def _inside(rejected: Rejected, sentence: Sentence) -> bool:

@@ -39,7 +39,8 @@ MANIFEST_NAME = "manifest.csv"
 class IngestOptions:
     model: str | None = None
     force: bool = False
-    smart: bool = True  # add the smart trackers (models/smart_trackers.json) to the keywords
+    smart: bool = True  # add the smart trackers to the keyword trackers
+    smart_trackers: Path | None = None  # trained file; default models/smart_trackers.json
     channel_roles: tuple[str, str] = DEFAULT_CHANNEL_ROLES
 
 
@@ -111,7 +112,7 @@ class Ingestor:
         self.store = store
         self.trackers = trackers
         self.options = options or IngestOptions()
-        smart = load_smart_tagger() if self.options.smart else None
+        smart = load_smart_tagger(self.options.smart_trackers) if self.options.smart else None
         self.tagger = CombinedTagger(KeywordTagger(trackers), smart)
         self.prompt = vocabulary_prompt(trackers.names())
 

@@ -1,13 +1,17 @@
-"""Smart trackers: topics said in any words, learned from a few dozen example sentences.
+"""Smart trackers: topics said in any words, learned from a few hundred example sentences.
 
-Each category is a logistic-regression head over MiniLM sentence embeddings, trained from
-`models/examples/<category>.yaml`: its positives against its own negatives, every other
-category's negatives, and every other category's positives (except categories it overlaps
-with, such as a churn signal that is also a pain point). Regularisation and the decision
-threshold are chosen by 5-fold cross-validation: the threshold is the one that maximises F1 on
-out-of-fold predictions, and that cross-validated precision/recall is saved with the head in
-`models/smart_trackers.json`. `analyzer train` rebuilds the file; a new category needs only an
-examples file.
+Examples live in `models/examples/<writer>/<category>.yaml` (format in GUIDE.md there), one
+folder per person who wrote them. Each category gets a head over MiniLM sentence embeddings: an
+RBF support-vector machine trained on its positives against every writer's negatives and every
+other category's positives (except categories it overlaps with: a churn signal may also be a
+pain point). The head is judged and calibrated by cross-validation across writers - trained on
+all writers but one, scored on the one left out - so its threshold and its reported precision
+and recall are those on sentences written by someone else. (With fewer than three writers of
+positives, 5-fold cross-validation stands in.) A logistic fit of the held-out decision values
+turns them into probabilities; the threshold is the probability that maximises held-out F1.
+
+`analyzer train` rebuilds `models/smart_trackers.json` (what each head is and how good it
+is) and `models/smart_trackers.npz` (its support vectors). A new category needs only examples.
 
 A turn is scored sentence by sentence (a long turn is as on-topic as its most on-topic
 sentence), so a mention points at the sentence that carries the topic.
@@ -17,9 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +38,11 @@ from analyzer.trackers import SAID_BY
 
 logger = logging.getLogger(__name__)
 
+SMART_ENV_VAR = "ANALYZER_SMART_TRACKERS"  # another trained file, e.g. with your categories
+NONE = "none"  # a `category: none` file holds ordinary talk: negatives for every category
 FOLDS = 5
-REGULARISATION_GRID = (0.5, 2.0, 8.0)  # logistic regression C values tried by cross-validation
+MIN_WRITERS = 3  # writers of positives needed to cross-validate across writers
+SVM_C = 4.0  # chosen by leave-one-writer-out F1 over C in {1, 4, 16} (bench/results.md)
 MIN_WORDS = 4  # shorter pieces are back-channels and fillers ("yeah, totally"): never scored
 MAX_WORDS = 40  # longer unpunctuated stretches are scored in overlapping windows
 WINDOW_WORDS, WINDOW_STEP = 30, 20
@@ -45,27 +53,46 @@ _WORD = re.compile(r"\S+")
 
 @dataclass(frozen=True)
 class Examples:
+    """One examples file: one writer's sentences for one category."""
+
     category: str
+    writer: str
     said_by: str
-    description: str
     positives: tuple[str, ...]
     negatives: tuple[str, ...]
+    description: str = ""
     overlaps: tuple[str, ...] = ()  # categories whose positives may also be this one
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SmartTracker:
     category: str
     said_by: str
-    weights: tuple[float, ...]
-    bias: float
-    threshold: float
-    regularisation: float
+    threshold: float  # on the calibrated probability
     cv_precision: float
     cv_recall: float
     cv_f1: float
+    cross_validation: str  # how the figures above were obtained
     positives: int
     negatives: int
+    writers: int
+    gamma: float
+    intercept: float
+    platt_slope: float
+    platt_intercept: float
+    support: np.ndarray = field(repr=False)  # (n, 384) support vectors
+    dual: np.ndarray = field(repr=False)  # (n,) their signed weights
+
+    def decision(self, vectors: np.ndarray) -> np.ndarray:
+        # |x - s|^2 = |x|^2 + |s|^2 - 2 x.s, and every vector is unit length
+        distances = np.maximum(2.0 - 2.0 * (vectors @ self.support.T), 0.0)
+        return np.exp(-self.gamma * distances) @ self.dual + self.intercept
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.platt_slope * self.decision(vectors) + self.platt_intercept)
+
+    def summary(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in ("support", "dual")}
 
 
 @dataclass(frozen=True)
@@ -83,33 +110,42 @@ def default_examples_dir() -> Path:
 
 
 def default_model_path() -> Path:
-    return models_dir() / "smart_trackers.json"
+    return Path(os.environ.get(SMART_ENV_VAR) or models_dir() / "smart_trackers.json")
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-values))
 
 
 # --- examples and training ------------------------------------------------------------------
 
 
 def load_examples(*folders: Path) -> list[Examples]:
-    """Example files from each folder; a later folder's category replaces an earlier one's."""
-    found: dict[str, Examples] = {}
-    for folder in folders:
-        for path in sorted(Path(folder).glob("*.yaml")):
-            examples = _read_examples(path)
-            found[examples.category] = examples
+    """Every `<category>.yaml` under the folders; a file's folder names its writer."""
+    found = []
+    for folder in map(Path, folders):
+        for path in sorted(folder.rglob("*.yaml")):
+            writer = str(path.parent.relative_to(folder)) if path.parent != folder else folder.name
+            found.append(_read_examples(path, writer))
     if not found:
         raise TrackerError(f"no <category>.yaml example files in {', '.join(map(str, folders))}")
-    return list(found.values())
+    return found
 
 
-def _read_examples(path: Path) -> Examples:
+def _read_examples(path: Path, writer: str) -> Examples:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         examples = Examples(
             category=str(data["category"]).strip(),
+            writer=writer,
             said_by=str(data.get("said_by", "anyone")).lower(),
-            description=str(data.get("description", "")),
-            positives=tuple(dict.fromkeys(str(t).strip() for t in data["positives"])),
+            positives=tuple(
+                dict.fromkeys(str(t).strip() for t in data.get("positives") or ())
+                if data.get("category") == NONE
+                else dict.fromkeys(str(t).strip() for t in data["positives"])
+            ),
             negatives=tuple(dict.fromkeys(str(t).strip() for t in data.get("negatives") or ())),
+            description=str(data.get("description", "")),
             overlaps=tuple(str(c) for c in data.get("overlaps") or ()),
         )
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
@@ -122,71 +158,133 @@ def _read_examples(path: Path) -> Examples:
         raise TrackerError(f"{path}: category must be a word like pricing or churn_signal")
     if examples.said_by not in SAID_BY:
         raise TrackerError(f"{path}: said_by '{examples.said_by}' is not one of {SAID_BY}")
-    if len(examples.positives) < FOLDS or len(examples.negatives) < FOLDS:
+    if examples.category == NONE:
+        if len(examples.negatives) < FOLDS:
+            raise TrackerError(f"{path}: needs at least {FOLDS} negatives")
+    elif len(examples.positives) < FOLDS or len(examples.negatives) < FOLDS:
         raise TrackerError(f"{path}: needs at least {FOLDS} positives and {FOLDS} negatives")
     return examples
 
 
 def training_set(
-    category: Examples, everything: Sequence[Examples]
-) -> tuple[list[str], np.ndarray]:
-    """Texts and 0/1 labels for one category's head."""
-    positives = list(category.positives)
-    taken = set(positives)
-    negatives = []
-    for other in everything:
-        negatives.extend(other.negatives)
-        if other.category != category.category and other.category not in category.overlaps:
-            negatives.extend(other.positives)
-    negatives = [text for text in dict.fromkeys(negatives) if text not in taken]
-    return positives + negatives, np.array([1] * len(positives) + [0] * len(negatives))
+    category: str, everything: Sequence[Examples]
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """Texts, 0/1 labels and writers for one category's head."""
+    overlaps = {c for ex in everything if ex.category == category for c in ex.overlaps}
+    positive = {t for ex in everything if ex.category == category for t in ex.positives}
+    texts, labels, writers, seen = [], [], [], set()
+    for ex in everything:
+        same = ex.category == category
+        candidates = [
+            (t, 1 if same else 0) for t in ex.positives if same or ex.category not in overlaps
+        ]
+        candidates += [(t, 0) for t in ex.negatives]
+        for text, label in candidates:
+            if (label == 0 and text in positive) or text in seen:
+                continue  # a sentence may be two topics at once; count each sentence once
+            seen.add(text)
+            texts.append(text)
+            labels.append(label)
+            writers.append(ex.writer)
+    return texts, np.array(labels), writers
 
 
 def train(examples: Sequence[Examples], embedder) -> list[SmartTracker]:
-    """One head per category, with its regularisation, threshold and quality from 5-fold CV."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
+    """One head per category, calibrated and judged on writers it was not trained on."""
     texts = list(dict.fromkeys(t for ex in examples for t in ex.positives + ex.negatives))
     vectors = dict(zip(texts, embedder.embed(texts), strict=True))
     trackers = []
-    for category in examples:
-        items, labels = training_set(category, examples)
+    for category in dict.fromkeys(ex.category for ex in examples if ex.category != NONE):
+        mine = [ex for ex in examples if ex.category == category]
+        items, labels, writers = training_set(category, examples)
         matrix = np.stack([vectors[text] for text in items])
-        folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
-        best = None
-        for c in REGULARISATION_GRID:
-            model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-            held_out = cross_val_predict(model, matrix, labels, cv=folds, method="predict_proba")
-            quality = best_threshold(held_out[:, 1], labels)
-            if best is None or quality[3] > best[1][3]:
-                best = (c, quality)
-        c, (threshold, precision, recall, f1) = best
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(matrix, labels)
+        held_out, method = _held_out_decisions(matrix, labels, writers)
+        platt = _fit_platt(held_out, labels)
+        threshold, precision, recall, f1 = best_threshold(
+            _sigmoid(platt[0] * held_out + platt[1]), labels
+        )
+        model = _svm().fit(matrix, labels)
         trackers.append(
             SmartTracker(
-                category=category.category,
-                said_by=category.said_by,
-                weights=tuple(round(float(w), 6) for w in model.coef_[0]),
-                bias=round(float(model.intercept_[0]), 6),
+                category=category,
+                said_by=mine[-1].said_by,
                 threshold=threshold,
-                regularisation=c,
                 cv_precision=precision,
                 cv_recall=recall,
                 cv_f1=f1,
+                cross_validation=method,
                 positives=int(labels.sum()),
                 negatives=int(len(labels) - labels.sum()),
+                writers=len({w for w, label in zip(writers, labels, strict=True) if label}),
+                gamma=float(model._gamma),
+                intercept=float(model.intercept_[0]),
+                platt_slope=platt[0],
+                platt_intercept=platt[1],
+                support=model.support_vectors_.astype(np.float32),
+                dual=model.dual_coef_[0].astype(np.float32),
             )
         )
-        logger.info("%s: C %.1f, threshold %.2f, CV F1 %.2f", category.category, c, threshold, f1)
+        logger.info("%s: threshold %.2f, %s F1 %.2f", category, threshold, method, f1)
     return trackers
+
+
+def _svm():
+    from sklearn.svm import SVC
+
+    return SVC(C=SVM_C, kernel="rbf", gamma="scale", class_weight="balanced")
+
+
+def _held_out_decisions(
+    matrix: np.ndarray, labels: np.ndarray, writers: list[str]
+) -> tuple[np.ndarray, str]:
+    """Each example's decision value from a model that never saw it (nor, when there are
+    enough writers, anything its writer wrote)."""
+    from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold, cross_val_predict
+
+    positive_writers = {w for w, label in zip(writers, labels, strict=True) if label == 1}
+    if len(positive_writers) >= MIN_WRITERS:
+        # Writers who wrote no positives for this category are kept in every training fold.
+        groups = [w if w in positive_writers else "" for w in writers]
+        folds = [
+            (train, test)
+            for train, test in LeaveOneGroupOut().split(matrix, labels, groups)
+            if groups[test[0]]
+        ]
+        held_out = np.full(len(labels), np.nan)
+        for train, test in folds:
+            held_out[test] = (
+                _svm().fit(matrix[train], labels[train]).decision_function(matrix[test])
+            )
+        keep = ~np.isnan(held_out)
+        method = f"leave one writer out ({len(positive_writers)} writers)"
+        if keep.all():
+            return held_out, method
+        # Sentences of writers without positives: ordinary 5-fold for them.
+        rest = cross_val_predict(
+            _svm(),
+            matrix,
+            labels,
+            cv=StratifiedKFold(FOLDS, shuffle=True, random_state=0),
+            method="decision_function",
+        )
+        return np.where(keep, held_out, rest), method
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
+    held_out = cross_val_predict(_svm(), matrix, labels, cv=folds, method="decision_function")
+    return held_out, f"{FOLDS}-fold"
+
+
+def _fit_platt(decisions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=100.0).fit(decisions.reshape(-1, 1), labels)
+    return float(fit.coef_[0][0]), float(fit.intercept_[0])
 
 
 def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float, float]:
     """(threshold, precision, recall, F1) at the threshold that maximises F1."""
     best = (0.5, 0.0, 0.0, -1.0)
     positives = max(int((labels == 1).sum()), 1)
-    for threshold in np.arange(0.2, 0.951, 0.025):
+    for threshold in np.arange(0.1, 0.951, 0.025):
         predicted = scores >= threshold
         true_positives = int((predicted & (labels == 1)).sum())
         precision = true_positives / max(int(predicted.sum()), 1)
@@ -198,19 +296,34 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float
 
 
 def save(trackers: Sequence[SmartTracker], path: Path) -> None:
-    payload = {"model": "all-MiniLM-L6-v2", "trackers": [asdict(t) for t in trackers]}
+    """`path` (JSON: what each head is and how good) and `path` with .npz (support vectors)."""
+    payload = {"model": "all-MiniLM-L6-v2", "trackers": [t.summary() for t in trackers]}
+    arrays = {}
+    for tracker in trackers:
+        arrays[f"{tracker.category}.support"] = tracker.support.astype(np.float16)
+        arrays[f"{tracker.category}.dual"] = tracker.dual
+    with path.with_suffix(".npz").open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
 
 
 def load(path: Path | None = None) -> list[SmartTracker]:
     """The trained heads, or [] when none were trained."""
-    path = path or default_model_path()
+    path = Path(path or default_model_path())
     if not path.exists():
         return []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [SmartTracker(**{**t, "weights": tuple(t["weights"])}) for t in data["trackers"]]
-    except (ValueError, KeyError, TypeError) as error:
+        with np.load(path.with_suffix(".npz"), allow_pickle=False) as arrays:
+            return [
+                SmartTracker(
+                    **t,
+                    support=arrays[f"{t['category']}.support"].astype(np.float32),
+                    dual=arrays[f"{t['category']}.dual"].astype(np.float32),
+                )
+                for t in data["trackers"]
+            ]
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise TrackerError(f"{path}: not a smart trackers file; run `analyzer train`") from error
 
 
@@ -253,8 +366,7 @@ class SmartTagger:
     def __init__(self, trackers: Sequence[SmartTracker], embedder):
         self.trackers = list(trackers)
         self.embedder = embedder
-        self._weights = np.array([t.weights for t in self.trackers], dtype=np.float32).T
-        self._bias = np.array([t.bias for t in self.trackers], dtype=np.float32)
+        self._thresholds = np.array([t.threshold for t in self.trackers], dtype=np.float32)
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -267,21 +379,23 @@ class SmartTagger:
         if not pieces or not self.trackers:
             return pieces, np.zeros((len(pieces), len(self.trackers)), dtype=np.float32)
         vectors = self.embedder.embed([piece.text for piece in pieces])
-        return pieces, 1 / (1 + np.exp(-(vectors @ self._weights + self._bias)))
+        return pieces, np.stack([t.probabilities(vectors) for t in self.trackers], axis=1)
 
     def tag(
         self,
         utterances: Sequence[Utterance],
-        veto: Callable[[Sentence, str], bool] | None = None,
+        veto: Callable[[Sentence, SmartTracker, float], bool] | None = None,
     ) -> list[Mention]:
         """One mention per utterance and category over the threshold, said by a side the
         tracker allows, at the sentence that scored highest (`method = semantic`). `veto`
-        (sentence, category) -> True drops a sentence."""
+        (sentence, tracker, probability) -> True drops a sentence."""
         best: dict[tuple[int, str], tuple[Sentence, float]] = {}
         for sentence, tracker, probability in self.hits(utterances):
             key = (sentence.utterance_idx, tracker.category)
             role = utterances[sentence.utterance_idx].role
-            if not said_by_allows(tracker.said_by, role) or (veto and veto(sentence, key[1])):
+            if not said_by_allows(tracker.said_by, role):
+                continue
+            if veto and veto(sentence, tracker, probability):
                 continue
             if key not in best or probability > best[key][1]:
                 best[key] = (sentence, probability)
@@ -290,17 +404,18 @@ class SmartTagger:
             for (index, category), (sentence, probability) in best.items()
         ]
 
+    def probabilities(self, tracker: SmartTracker, texts: Sequence[str]) -> np.ndarray:
+        """One head's probabilities for arbitrary texts."""
+        return tracker.probabilities(self.embedder.embed(list(texts)))
+
     def hits(self, utterances: Sequence[Utterance]) -> list[tuple[Sentence, SmartTracker, float]]:
         """(sentence, tracker, probability) for every sentence over a tracker's threshold,
         before checking who said it."""
         pieces, probabilities = self.score(utterances)
         found = []
-        for row, column in zip(*np.nonzero(probabilities >= self._thresholds()), strict=True):
+        for row, column in zip(*np.nonzero(probabilities >= self._thresholds), strict=True):
             found.append((pieces[row], self.trackers[column], float(probabilities[row, column])))
         return found
-
-    def _thresholds(self) -> np.ndarray:
-        return np.array([t.threshold for t in self.trackers], dtype=np.float32)
 
 
 def _mention(

@@ -1,92 +1,133 @@
-"""Tracker accuracy: labeled utterances (tagging alone) and the reference call from audio.
+"""Tracker accuracy, keyword vs smart vs combined, on labeled text the trackers never trained on.
 
-    python -m bench.tagging_accuracy
+    python -m bench.tagging_accuracy [--audio-db demo.duckdb]
 
-1. `tests/data/labeled_dev.jsonl` and `labeled_heldout.jsonl`: 220 call utterances written and
-   labeled independently of the tracker lists; the lists were tuned on the dev half only.
-2. The shared 156 s reference call (when `../shared` is beside the checkout), scored per turn
-   against `bench/reference_call_labels.json`: once from its script text (tagging alone) and once
-   from the stereo audio through the whole ingest (ASR errors included). A mention counts for the
-   turn whose side and time span contain it.
+Labeled sets (utterance level, P / R / F1 per category):
+- dev, looked at while building the trackers: `tests/data/labeled_dev.jsonl` (110 turns) and
+  `tests/data/labeled_calls_a.jsonl` (8 calls, 281 turns);
+- held out, never looked at turn by turn: `tests/data/labeled_heldout.jsonl` (110 turns),
+  `tests/data/labeled_calls_b.jsonl` (8 calls, 286 turns) and the 24 sample calls' gold
+  transcripts (755 turns). Every set was written by someone who never saw the examples.
+With `--audio-db`, the sample calls are also scored from their ASR transcripts in that database
+(`analyzer demo --no-app` builds it). When `../shared` is beside the checkout, the 156 s
+reference call is scored from its script and from its stereo audio through the whole ingest.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-from analyzer.evaluate import GoldUtterance, evaluate_tagger, read_gold, score
-from analyzer.pipeline import IngestOptions, Ingestor
+from analyzer.combined import CombinedTagger, load_smart_tagger
+from analyzer.evaluate import (
+    GoldCall,
+    GoldUtterance,
+    evaluate_stored,
+    evaluate_tagger,
+    read_gold,
+    read_gold_call,
+)
+from analyzer.pipeline import Ingestor
 from analyzer.sources import make_meta
 from analyzer.store import Store
 from analyzer.tagging import KeywordTagger
 from analyzer.trackers import load_trackers
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
 REFERENCE = ROOT.parent / "shared" / "data" / "reference_call"
 CATEGORIES = ["competitor", "pricing", "demo", "pain_point", "churn_signal"]
 ROLE_OF = {"REP": "rep", "CUS": "customer"}
 
 
-def table(title: str, scores) -> str:
-    lines = [f"#### {title}", "", "| category | precision | recall | F1 | support |",
-             "|---|---|---|---|---|"]  # fmt: skip
-    for row in scores:
-        lines.append(f"| {row.category} | {row.precision:.2f} | {row.recall:.2f} | "
-                     f"{row.f1:.2f} | {row.support} |")  # fmt: skip
+def taggers() -> dict[str, object]:
+    keyword = KeywordTagger(load_trackers())
+    smart = load_smart_tagger()
+    return {"keyword": keyword, "smart": smart, "combined": CombinedTagger(keyword, smart)}
+
+
+def table(title: str, results: dict[str, list]) -> str:
+    names = list(results)
+    lines = [f"#### {title}", "", "| category | support | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]  # fmt: skip
+    for row in results["keyword"]:
+        cells = []
+        for name in names:
+            score = next(s for s in results[name] if s.category == row.category)
+            covered = name != "smart" or row.category not in ("competitor", "competitor names")
+            cells.append(f"{score.precision:.2f} / {score.recall:.2f} / {score.f1:.2f}"
+                         if covered else "–")  # fmt: skip
+        lines.append(f"| {row.category} | {row.support} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def reference_gold() -> list[GoldUtterance]:
+def sample_gold() -> list[GoldCall]:
+    return [
+        read_gold_call(path) for path in sorted((ROOT / "sample_calls" / "gold").glob("*.json"))
+    ]
+
+
+def as_turns(calls: list[GoldCall]) -> list[GoldUtterance]:
+    """The calls' gold turns, each knowing its call so replies get their context."""
+    return [replace(u, call=call.call_id) for call in calls for u in call.utterances]
+
+
+def reference_call() -> GoldCall:
     turns = json.loads((REFERENCE / "call_piper2_turns.json").read_text())
     labels = json.loads((ROOT / "bench" / "reference_call_labels.json").read_text())["labels"]
-    return [
+    utterances = tuple(
         GoldUtterance(
-            str(index),
+            f"reference#{index}",
             ROLE_OF[turn["speaker"]],
             turn["text"],
             frozenset(labels.get(str(index), {}).get("labels", ())),
             frozenset(labels.get(str(index), {}).get("competitors", ())),
+            start_s=turn["start"],
+            end_s=turn["end"],
+            call="reference",
         )
         for index, turn in enumerate(turns)
-    ]
-
-
-def from_audio(tagger: KeywordTagger, gold: list[GoldUtterance]):
-    turns = json.loads((REFERENCE / "call_piper2_turns.json").read_text())
-    with tempfile.TemporaryDirectory() as folder:
-        ingestor = Ingestor(Store(Path(folder) / "acc.duckdb"), tagger.trackers, IngestOptions())
-        ingestor.tagger = tagger
-        ingestor.store.migrate()
-        outcome = ingestor.ingest(REFERENCE / "call_piper2_stereo16k.flac", make_meta(rep="Mark"))
-        mentions = ingestor.store.mentions(call_id=outcome.call_id, limit=10_000)
-    labels = [set() for _ in gold]
-    names = [set() for _ in gold]
-    for mention in mentions:
-        for index, turn in enumerate(turns):
-            same_side = ROLE_OF[turn["speaker"]] == mention["role"]
-            if same_side and turn["start"] - 0.5 <= mention["start_s"] <= turn["end"] + 0.5:
-                labels[index].add(mention["category"])
-                if mention["category"] == "competitor":
-                    names[index].add(mention["term"])
-                break
-    return score(gold, labels, names, CATEGORIES)
+    )
+    return GoldCall("reference", REFERENCE / "call_piper2_turns.json", utterances)
 
 
 def main() -> None:
-    tagger = KeywordTagger(load_trackers())
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--audio-db", type=Path, help="the sample calls ingested from audio")
+    args = parser.parse_args()
+    methods = taggers()
     report = []
-    for split in ("labeled_dev", "labeled_heldout"):
-        gold = read_gold(ROOT / "tests" / "data" / f"{split}.jsonl")
-        report.append(table(f"{split} ({len(gold)} utterances, tagging alone)",
-                            evaluate_tagger(tagger, gold)))  # fmt: skip
+
+    def text_table(title: str, gold: list[GoldUtterance]) -> None:
+        results = {n: evaluate_tagger(t, gold, CATEGORIES) for n, t in methods.items()}
+        report.append(table(f"{title} ({len(gold)} turns, text)", results))
+
+    for split in ("labeled_dev", "labeled_calls_a"):
+        text_table(f"dev: {split}", read_gold(DATA / f"{split}.jsonl"))
+    for split in ("labeled_heldout", "labeled_calls_b"):
+        text_table(f"held out: {split}", read_gold(DATA / f"{split}.jsonl"))
+    calls = sample_gold()
+    text_table("held out: sample calls, gold transcripts", as_turns(calls))
+    if args.audio_db:
+        store = Store(args.audio_db)
+        results = {n: evaluate_stored(store, calls, CATEGORIES, t) for n, t in methods.items()}
+        report.append(table("held out: sample calls from audio (tiny.en ASR)", results))
     if REFERENCE.exists():
-        gold = reference_gold()
-        report.append(table(f"reference call, script text ({len(gold)} turns)",
-                            evaluate_tagger(tagger, gold)))  # fmt: skip
-        report.append(table("reference call, from stereo audio (tiny.en)",
-                            from_audio(tagger, gold)))  # fmt: skip
+        call = reference_call()
+        text_table("reference call, script", list(call.utterances))
+        with tempfile.TemporaryDirectory() as folder:
+            ingestor = Ingestor(Store(Path(folder) / "ref.duckdb"), load_trackers())
+            ingestor.store.migrate()
+            audio = REFERENCE / "call_piper2_stereo16k.flac"
+            ingestor.ingest(audio, make_meta(call_id="reference", rep="Mark"))
+            results = {
+                n: evaluate_stored(ingestor.store, [call], CATEGORIES, t)
+                for n, t in methods.items()
+            }
+        report.append(table("reference call from stereo audio (tiny.en ASR)", results))
     print("\n".join(report))
 
 

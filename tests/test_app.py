@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from analyzer.cli import cli
 from analyzer.errors import InputError
+from analyzer.records import Utterance
 from analyzer.store import Store
 from analyzer.ui.jobs import JobRunner, accept_upload
 
@@ -126,6 +127,24 @@ def test_trackers_page_validates_before_saving(open_page, app_db, tmp_path):
     app.button[0].click().run()
     assert "Not saved" in app.error[0].value
     assert not (tmp_path / "trackers.yaml").exists()
+
+
+def test_trackers_page_shows_smart_trackers_and_teaches_a_topic(open_page, app_db, tmp_path):
+    db = tmp_path / "teach.duckdb"
+    shutil.copy(app_db, db)
+    app = open_page(db, "analyzer/ui/trackers.py")
+    heads = app.dataframe[1].value
+    assert set(heads["Topic"]) >= {"Pricing", "Churn signals"} and heads["F1"].between(0, 1).all()
+    app.button[1].click().run()  # "Validate and train" the template: security_review
+    assert not app.exception, app.exception
+    assert "security_review: cross-validated F1" in app.success[0].value
+    assert (tmp_path / "examples" / "security_review.yaml").exists()
+    app.text_area[1].input("category: security review\npositives: []\n")
+    app.button[1].click().run()
+    assert "Not trained" in app.error[0].value
+    runner = JobRunner(Store(db))
+    said = [Utterance("c", "customer", 0, 3, "before we sign, infosec needs your soc two report")]
+    assert "security_review" in {m.category for m in runner.ingestor().tagger.tag(said)}
 
 
 def test_empty_database_explains_how_to_add_calls(open_page, tmp_path):

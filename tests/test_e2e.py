@@ -65,7 +65,7 @@ def test_stereo_call_end_to_end(tmp_path, stereo_call, call_audio):
         assert any(role == "rep" for _, role, _ in by_category["pricing"])
         assert by_category["demo"]
         # Mention times fall inside the turn that said them.
-        churn_time = by_category["churn_signal"][0][2]
+        churn_time = next(t for term, _, t in by_category["churn_signal"] if term == "cancel")
         assert call_audio[1][3][1] - 0.5 <= churn_time <= call_audio[1][3][2] + 0.5
 
 

@@ -68,7 +68,8 @@ GOLD_CALL = {
          "text": "We tried Gong, it was too expensive.", "labels": ["competitor", "pricing"],
          "competitors": ["Gong"]},
         {"speaker": "Dana", "role": "customer", "start": 7.5, "end": 9.0,
-         "text": "Honestly the renewal worries us.", "labels": ["churn_signal"], "competitors": []},
+         "text": "Honestly half the team hasn't opened it since January.",
+         "labels": ["churn_signal"], "competitors": []},
     ],
 }  # fmt: skip
 
@@ -84,7 +85,7 @@ def test_stored_mentions_are_scored_per_gold_utterance(tmp_path):
     pricing = scores["combined", "pricing"]
     assert (pricing["tp"], pricing["fp"], pricing["fn"]) == (2, 0, 0)
     assert scores["combined", NAMES_ROW]["tp"] == 1
-    # "the renewal worries us" has no churn keyword: only the smart tracker finds it.
+    # "half the team hasn't opened it" has no churn keyword: only the smart tracker finds it.
     assert scores["keyword", "churn_signal"]["fn"] == 1
     assert scores["combined", "churn_signal"]["tp"] == 1
 

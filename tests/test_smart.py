@@ -173,7 +173,7 @@ def test_back_channels_and_answers_to_statements_inherit_nothing(combined):
 # --- training ----------------------------------------------------------------------------------
 
 
-def write_examples(folder, category="security_review", said_by="anyone"):
+def write_examples(folder, category="security_review", said_by="anyone", suffix=""):
     positives = [
         "before we sign our infosec team needs your soc two report",
         "can you fill out our vendor security questionnaire",
@@ -194,50 +194,75 @@ def write_examples(folder, category="security_review", said_by="anyone"):
         "yeah that sounds good to me",
         "how many reps do you have on the team right now",
     ]
-    body = {"category": category, "said_by": said_by, "positives": positives,
-            "negatives": negatives}  # fmt: skip
+    body = {"category": category, "said_by": said_by,
+            "positives": [text + suffix for text in positives],
+            "negatives": [text + suffix for text in negatives]}  # fmt: skip
     (folder / f"{category}.yaml").write_text(json.dumps(body))  # JSON is YAML
 
 
 def test_training_sets_threshold_and_quality_by_cross_validation(embedder, tmp_path):
     write_examples(tmp_path)
     (trained,) = smart.train(smart.load_examples(tmp_path), embedder)
-    assert 0.2 <= trained.threshold <= 0.95
-    assert trained.regularisation in smart.REGULARISATION_GRID
+    assert 0.1 <= trained.threshold <= 0.95 and trained.cross_validation == "5-fold"
     assert trained.cv_f1 > 0.8 and (trained.positives, trained.negatives) == (8, 8)
     path = tmp_path / "heads.json"
     smart.save([trained], path)
-    assert smart.load(path) == [trained]
+    (loaded,) = smart.load(path)
+    assert loaded.summary() == trained.summary()
+    vectors = embedder.embed(["send me your soc two report", "see you thursday"])
+    assert np.allclose(loaded.probabilities(vectors), trained.probabilities(vectors), atol=1e-2)
 
 
 def test_a_new_category_needs_only_examples(embedder, tagger, tmp_path):
     write_examples(tmp_path)
-    examples = smart.load_examples(smart.default_examples_dir(), tmp_path)
-    heads = smart.train(examples, embedder)
-    assert "security_review" in {h.category for h in heads}
+    (security,) = smart.train(smart.load_examples(tmp_path), embedder)
     said = [turn("customer", "our security folks will want your soc two report before any pilot")]
+    heads = [*smart.load(), security]
     found = CombinedTagger(tagger, SmartTagger(heads, embedder)).tag(said)
     assert "security_review" in topics(found)
 
 
-def test_other_categories_positives_are_negatives_unless_they_overlap():
-    def examples(category, overlaps=()):
-        return smart.Examples(category, "anyone", "", (f"{category} yes",), (f"{category} no",),
-                              overlaps)  # fmt: skip
+def test_ordinary_talk_is_a_negative_for_every_category(tmp_path):
+    write_examples(tmp_path)
+    talk = [f"ordinary sentence number {n} about the agenda" for n in range(6)]
+    (tmp_path / "none.yaml").write_text(json.dumps({"category": "none", "negatives": talk}))
+    examples = smart.load_examples(tmp_path)
+    texts, labels, _ = smart.training_set("security_review", examples)
+    assert set(talk) <= {t for t, label in zip(texts, labels, strict=True) if label == 0}
 
-    pain, churn, pricing = examples("pain", ("churn",)), examples("churn"), examples("pricing")
-    texts, labels = smart.training_set(pain, [pain, churn, pricing])
+
+def test_other_categories_positives_are_negatives_unless_they_overlap():
+    def examples(category, writer, overlaps=()):
+        return smart.Examples(category, writer, "anyone", (f"{category} yes",),
+                              (f"{category} no",), overlaps=overlaps)  # fmt: skip
+
+    everything = [
+        examples("pain", "a", ("churn",)),
+        examples("churn", "b"),
+        examples("pricing", "c"),
+    ]
+    texts, labels, writers = smart.training_set("pain", everything)
     negatives = {text for text, label in zip(texts, labels, strict=True) if not label}
     assert negatives == {"pain no", "churn no", "pricing no", "pricing yes"}
+    assert writers[texts.index("pricing yes")] == "c"
+
+
+def test_training_across_writers_reports_how_it_was_judged(embedder, tmp_path):
+    for writer in ("ann", "bob", "cy"):
+        (tmp_path / writer).mkdir()
+        write_examples(tmp_path / writer, suffix=f", {writer} said")
+    (head,) = smart.train(smart.load_examples(tmp_path), embedder)
+    assert head.writers == 3 and head.cross_validation.startswith("leave one writer out")
 
 
 def test_committed_heads_match_the_examples():
     """models/smart_trackers.json must be retrained (`analyzer train`) when examples change."""
     examples = smart.load_examples(smart.default_examples_dir())
     heads = {head.category: head for head in smart.load()}
-    assert set(heads) == {ex.category for ex in examples}
-    for ex in examples:
-        assert heads[ex.category].positives == len(ex.positives), ex.category
+    assert set(heads) == {ex.category for ex in examples} - {smart.NONE}
+    for category, head in heads.items():
+        texts, labels, _ = smart.training_set(category, examples)
+        assert (head.positives, head.negatives) == (labels.sum(), len(labels) - labels.sum())
 
 
 def test_train_command_writes_heads(tmp_path):

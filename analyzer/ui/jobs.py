@@ -11,7 +11,7 @@ from pathlib import Path
 from pathvalidate import sanitize_filename
 
 from analyzer.errors import AnalyzerError, InputError
-from analyzer.pipeline import Ingestor, Outcome
+from analyzer.pipeline import IngestOptions, Ingestor, Outcome
 from analyzer.records import CallMeta
 from analyzer.sources import kind_of, load_audio, read_transcript, sha256_of
 from analyzer.store import Store
@@ -26,6 +26,16 @@ def recordings_dir(store: Store) -> Path:
 
 def user_trackers_path(store: Store) -> Path:
     return store.path.resolve().parent / "trackers.yaml"
+
+
+def user_examples_dir(store: Store) -> Path:
+    """Examples the app's users wrote (Trackers page), one writer: this team."""
+    return store.path.resolve().parent / "examples"
+
+
+def user_smart_path(store: Store) -> Path:
+    """Smart trackers trained from the defaults plus the team's examples, when there are some."""
+    return store.path.resolve().parent / "smart_trackers.json"
 
 
 def accept_upload(store: Store, name: str, content: bytes) -> Path:
@@ -80,7 +90,10 @@ class JobRunner:
         if self._ingestor is None:
             path = user_trackers_path(self.store)
             self.store.migrate()
-            self._ingestor = Ingestor(self.store, load_trackers(path if path.exists() else None))
+            smart = user_smart_path(self.store)
+            options = IngestOptions(smart_trackers=smart if smart.exists() else None)
+            trackers = load_trackers(path if path.exists() else None)
+            self._ingestor = Ingestor(self.store, trackers, options)
         return self._ingestor
 
     def submit(self, files: list[Path], meta: CallMeta) -> Job:

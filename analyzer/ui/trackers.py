@@ -1,4 +1,4 @@
-"""Trackers: what is tracked, your own definitions over the defaults, re-tag every call."""
+"""Trackers: keyword and smart trackers, your own over the defaults, re-tag every call."""
 
 from __future__ import annotations
 
@@ -7,12 +7,33 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+import yaml
 
+from analyzer import smart
 from analyzer.config import default_trackers_path
+from analyzer.embeddings import load_embedder
 from analyzer.errors import TrackerError
 from analyzer.trackers import load_trackers
 from analyzer.ui.common import CATEGORY_LABELS, queries, runner
-from analyzer.ui.jobs import user_trackers_path
+from analyzer.ui.jobs import user_examples_dir, user_smart_path, user_trackers_path
+
+EXAMPLES_TEMPLATE = """# A smart tracker learns a topic from sentences said in any words
+# (models/examples/GUIDE.md). Give a few dozen of each; hard negatives matter as much.
+category: security_review
+said_by: anyone
+positives:
+  - "before we sign our infosec team needs your soc two report"
+  - "can you fill out our vendor security questionnaire"
+  - "legal wants to see the results of your last pen test"
+  - "do you encrypt the recordings at rest and in transit"
+  - "our ciso has to sign off on any vendor that stores customer data"
+negatives:
+  - "let's meet on thursday to go over the roadmap"
+  - "we passed our own audit last year, unrelated to this"
+  - "i'll loop in my manager on the next call"
+  - "can you send over the slides from today"
+  - "yeah that sounds good to me"
+"""
 
 TEMPLATE = """# Your trackers, merged over the defaults (same name = replace, new name = add).
 trackers:
@@ -47,8 +68,7 @@ text = st.text_area(
     height=260,
     help="Format: see the top of models/trackers.yaml.",
 )
-save, retag = st.columns(2)
-if save.button("Validate and save", type="primary"):
+if st.button("Validate and save", type="primary"):
     with tempfile.TemporaryDirectory() as folder:
         candidate = Path(folder) / "trackers.yaml"
         candidate.write_text(text, encoding="utf-8")
@@ -61,7 +81,60 @@ if save.button("Validate and save", type="primary"):
             st.success(
                 f"Saved {len(checked.trackers)} trackers. Re-tag to apply them to stored calls."
             )
-if retag.button("Re-tag all calls"):
+
+st.subheader("Smart trackers")
+st.caption(
+    "Topics said in any words, learned from example sentences. Precision, recall and F1 are "
+    "cross-validated: each writer's examples scored by a model trained without them."
+)
+team_file = user_smart_path(store)
+heads = smart.load(team_file if team_file.exists() else None)
+st.dataframe(
+    pd.DataFrame(
+        {
+            "Topic": CATEGORY_LABELS.get(h.category, h.category),
+            "Said by": h.said_by,
+            "Writers": h.writers,
+            "Examples (+ / −)": f"{h.positives} / {h.negatives}",
+            "Threshold": h.threshold,
+            "Precision": h.cv_precision,
+            "Recall": h.cv_recall,
+            "F1": h.cv_f1,
+        }
+        for h in heads
+    ),
+    hide_index=True,
+)
+with st.expander("Teach a topic, or add examples to one"):
+    examples_text = st.text_area("Examples (YAML)", value=EXAMPLES_TEMPLATE, height=300)
+    if st.button("Validate and train"):
+        folder = user_examples_dir(store)
+        try:
+            data = yaml.safe_load(examples_text)
+            category = str(data["category"]) if isinstance(data, dict) else ""
+            if not category.replace("_", "").isalnum():
+                raise TrackerError("'category' must be a word like security_review")
+            with tempfile.TemporaryDirectory() as scratch:
+                candidate = Path(scratch) / f"{category}.yaml"
+                candidate.write_text(examples_text, encoding="utf-8")
+                smart.load_examples(Path(scratch))  # validates
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{category}.yaml").write_text(examples_text, encoding="utf-8")
+            with st.spinner("Training every smart tracker (under a minute)…"):
+                examples = smart.load_examples(smart.default_examples_dir(), folder)
+                trained = smart.train(examples, load_embedder())
+                smart.save(trained, team_file)
+        except (TrackerError, yaml.YAMLError, KeyError) as error:
+            st.error(f"Not trained: {error}")
+        else:
+            mine = next(h for h in trained if h.category == category)
+            st.success(
+                f"Trained {len(trained)} smart trackers; {category}: cross-validated F1 "
+                f"{mine.cv_f1:.2f}. Re-tag to apply them to stored calls."
+            )
+
+st.divider()
+if st.button("Re-tag all calls", help="Apply the trackers in force to every stored call."):
     with st.spinner("Re-tagging every stored call…"):
         total = runner(str(store.path)).retag()
     st.cache_data.clear()
