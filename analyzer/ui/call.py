@@ -156,7 +156,13 @@ with found:
             shown,
             hide_index=True,
             column_order=["at", "topic", "term", "found_by", "snippet"],
-            column_config={"snippet": st.column_config.TextColumn("Quote")},
+            column_config={
+                "at": "At",
+                "topic": "Topic",
+                "term": "Term",
+                "found_by": "Found by",
+                "snippet": st.column_config.TextColumn("Quote"),
+            },
         )
         moment = st.selectbox(
             "Play from",

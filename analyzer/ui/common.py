@@ -171,8 +171,8 @@ def found_by(tracker: str, method: str, score: float) -> str:
     """How a mention was found, in words: a keyword, a smart tracker (with its probability),
     or a short reply that took the topic of the question it answers."""
     if tracker.endswith("(reply)"):
-        return "reply to a question"
-    return f"smart tracker ({score:.2f})" if method == "semantic" else "keyword"
+        return "reply"
+    return f"smart {score:.2f}" if method == "semantic" else "keyword"
 
 
 def for_display(mentions: pd.DataFrame) -> pd.DataFrame:
