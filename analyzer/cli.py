@@ -366,9 +366,10 @@ def evaluate(gold_files, method, as_json, trackers_file, db) -> None:
             | {label for u in utterances for label in u.labels}
         )
         results = {}
+        store = _store(db) if calls else None
         for name in methods:
             if calls:
-                results[name] = evaluate_stored(_store(db), calls, categories, taggers[name])
+                results[name] = evaluate_stored(store, calls, categories, taggers[name])
             else:
                 results[name] = evaluate_tagger(taggers[name], utterances, categories)
         count = sum(len(call.utterances) for call in calls) + len(utterances)
@@ -428,13 +429,11 @@ def train(examples_dirs, out) -> None:
     from analyzer import smart
     from analyzer.embeddings import load_embedder
 
+    path = out or smart.default_model_path()
     try:
-        examples = smart.load_examples(smart.default_examples_dir(), *examples_dirs)
-        trackers = smart.train(examples, load_embedder())
+        trackers = smart.retrain(load_embedder(), *examples_dirs, out=path)
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
-    path = out or smart.default_model_path()
-    smart.save(trackers, path)
     _print_table(
         [
             {"category": t.category, "said by": t.said_by, "writers": t.writers,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from analyzer.embeddings import load_embedder
 from analyzer.errors import AnalyzerError
-from analyzer.metrics import is_question
+from analyzer.metrics import SENTENCES, is_question
 from analyzer.records import Mention, Utterance
 from analyzer.smart import Sentence, SmartTagger, SmartTracker
 from analyzer.smart import load as load_smart_trackers
@@ -208,7 +208,7 @@ def is_reply(text: str) -> bool:
 
 def last_question(text: str) -> str | None:
     """The turn's last sentence, if it asks something."""
-    pieces = [piece.strip() for piece in re.findall(r"[^.?!]+[.?!]*", text) if piece.strip()]
+    pieces = [piece.strip() for piece in SENTENCES.findall(text) if piece.strip()]
     if pieces and is_question(pieces[-1]):
         return pieces[-1]
     return None

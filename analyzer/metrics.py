@@ -38,7 +38,7 @@ FILLERS = re.compile(
     r"|(?:(?<=, )|^)like(?=,)",
     re.IGNORECASE,
 )
-_SENTENCES = re.compile(r"[^.?!]+[.?!]*")
+SENTENCES = re.compile(r"[^.?!]+[.?!]*")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def is_question(sentence: str) -> bool:
 
 
 def count_questions(text: str) -> int:
-    return sum(is_question(sentence) for sentence in _SENTENCES.findall(text))
+    return sum(is_question(sentence) for sentence in SENTENCES.findall(text))
 
 
 def _merged_spans(utterances: Sequence[Utterance]) -> list[tuple[float, float]]:

@@ -136,16 +136,14 @@ def load_examples(*folders: Path) -> list[Examples]:
 def _read_examples(path: Path, writer: str) -> Examples:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        category = str(data["category"]).strip()
+        positives = data.get("positives") or () if category == NONE else data["positives"]
         examples = Examples(
-            category=str(data["category"]).strip(),
+            category=category,
             writer=writer,
             said_by=str(data.get("said_by", "anyone")).lower(),
-            positives=tuple(
-                dict.fromkeys(str(t).strip() for t in data.get("positives") or ())
-                if data.get("category") == NONE
-                else dict.fromkeys(str(t).strip() for t in data["positives"])
-            ),
-            negatives=tuple(dict.fromkeys(str(t).strip() for t in data.get("negatives") or ())),
+            positives=_texts(positives),
+            negatives=_texts(data.get("negatives") or ()),
             description=str(data.get("description", "")),
             overlaps=tuple(str(c) for c in data.get("overlaps") or ()),
         )
@@ -165,6 +163,10 @@ def _read_examples(path: Path, writer: str) -> Examples:
     elif len(examples.positives) < FOLDS or len(examples.negatives) < FOLDS:
         raise TrackerError(f"{path}: needs at least {FOLDS} positives and {FOLDS} negatives")
     return examples
+
+
+def _texts(items) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(str(text).strip() for text in items))
 
 
 def training_set(
@@ -226,6 +228,13 @@ def train(examples: Sequence[Examples], embedder) -> list[SmartTracker]:
             )
         )
         logger.info("%s: threshold %.2f, %s F1 %.2f", category, threshold, method, f1)
+    return trackers
+
+
+def retrain(embedder, *extra_folders: Path, out: Path | None = None) -> list[SmartTracker]:
+    """Train from models/examples/ plus `extra_folders` and save to `out` (or the default)."""
+    trackers = train(load_examples(default_examples_dir(), *extra_folders), embedder)
+    save(trackers, out or default_model_path())
     return trackers
 
 

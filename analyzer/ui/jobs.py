@@ -38,6 +38,12 @@ def user_smart_path(store: Store) -> Path:
     return store.path.resolve().parent / "smart_trackers.json"
 
 
+def team_smart_trackers(store: Store) -> Path | None:
+    """The team's trained smart trackers, or None for the defaults."""
+    path = user_smart_path(store)
+    return path if path.exists() else None
+
+
 def accept_upload(store: Store, name: str, content: bytes) -> Path:
     """Check an upload by its content and keep it as recordings/<sha256>_<safe name>.
 
@@ -90,8 +96,7 @@ class JobRunner:
         if self._ingestor is None:
             path = user_trackers_path(self.store)
             self.store.migrate()
-            smart = user_smart_path(self.store)
-            options = IngestOptions(smart_trackers=smart if smart.exists() else None)
+            options = IngestOptions(smart_trackers=team_smart_trackers(self.store))
             trackers = load_trackers(path if path.exists() else None)
             self._ingestor = Ingestor(self.store, trackers, options)
         return self._ingestor

@@ -15,7 +15,12 @@ from analyzer.embeddings import load_embedder
 from analyzer.errors import TrackerError
 from analyzer.trackers import load_trackers
 from analyzer.ui.common import CATEGORY_LABELS, queries, runner
-from analyzer.ui.jobs import user_examples_dir, user_smart_path, user_trackers_path
+from analyzer.ui.jobs import (
+    team_smart_trackers,
+    user_examples_dir,
+    user_smart_path,
+    user_trackers_path,
+)
 
 EXAMPLES_TEMPLATE = """# A smart tracker learns a topic from sentences said in any words
 # (models/examples/GUIDE.md). Give a few dozen of each; hard negatives matter as much.
@@ -87,8 +92,7 @@ st.caption(
     "Topics said in any words, learned from example sentences. Precision, recall and F1 are "
     "cross-validated: each writer's examples scored by a model trained without them."
 )
-team_file = user_smart_path(store)
-heads = smart.load(team_file if team_file.exists() else None)
+heads = smart.load(team_smart_trackers(store))
 st.dataframe(
     pd.DataFrame(
         {
@@ -121,9 +125,7 @@ with st.expander("Teach a topic, or add examples to one"):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{category}.yaml").write_text(examples_text, encoding="utf-8")
             with st.spinner("Training every smart tracker (under a minute)…"):
-                examples = smart.load_examples(smart.default_examples_dir(), folder)
-                trained = smart.train(examples, load_embedder())
-                smart.save(trained, team_file)
+                trained = smart.retrain(load_embedder(), folder, out=user_smart_path(store))
         except (TrackerError, yaml.YAMLError, KeyError) as error:
             st.error(f"Not trained: {error}")
         else:
