@@ -497,7 +497,10 @@ def demo(calls_dir, db, port, no_app) -> None:
     app = app_path()
     console.print(f"opening the app on {db} at http://localhost:{port}", soft_wrap=True)
     os.environ[DB_ENV_VAR] = str(db.resolve())
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port)]
+    # No file watcher: it would watch the whole checkout (.venv included) for edits, flood
+    # the log with inotify overflows, and nothing a user does needs the app to reload itself.
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+               "--server.fileWatcherType", "none"]  # fmt: skip
     os.execv(sys.executable, command)  # the app takes over this process; Ctrl-C stops it
 
 

@@ -49,11 +49,13 @@ def server(tmp_path_factory):
     gold = sorted(str(p) for p in (ROOT / "sample_calls" / "gold").glob("*.json"))
     assert CliRunner().invoke(cli, ["ingest", *gold, "--db", str(db)]).exit_code == 0
     port = free_port()
+    log = (folder / "streamlit.log").open("wb")  # a file, not a pipe: a full pipe blocks the app
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-         str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+         str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--server.fileWatcherType", "none"],
         cwd=folder, env={**os.environ, "ANALYZER_DB": str(db)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -63,13 +65,19 @@ def server(tmp_path_factory):
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
                     break
             except OSError:
-                assert process.poll() is None, process.stdout.read().decode()
+                assert process.poll() is None, (folder / "streamlit.log").read_text()
                 assert time.monotonic() < deadline, "streamlit did not start"
                 time.sleep(0.5)
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        print((folder / "streamlit.log").read_text()[-5000:])
 
 
 def test_every_page_renders_in_chromium(server, tmp_path):
