@@ -71,7 +71,8 @@ def test_demo_ends_with_the_app_serving(tmp_path, calls_dir):
     analyzer = Path(sys.executable).parent / "analyzer"
     command = [str(analyzer), "demo", "--calls", str(calls_dir), "--db", str(tmp_path / "d.duckdb"),
                "--port", str(port)]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = tmp_path / "demo.log"  # a file, not a pipe: a full pipe would block the server
+    server = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -81,7 +82,7 @@ def test_demo_ends_with_the_app_serving(tmp_path, calls_dir):
                     assert response.read() == b"ok"
                     break
             except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
+                assert server.poll() is None, log.read_text()
                 time.sleep(1)
         else:
             pytest.fail("the app did not come up within 120 s")

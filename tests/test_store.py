@@ -188,9 +188,10 @@ def test_app_queries_keep_working_while_another_process_ingests(tmp_path):
     gold = gold[:8]
     db = tmp_path / "busy.duckdb"
     Store(db).migrate()
+    log = tmp_path / "ingest.log"  # a file, not a pipe nobody reads until the end
     ingest = subprocess.Popen(
         [sys.executable, "-m", "analyzer.cli", "ingest", *gold, "--db", str(db)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=log.open("wb"),
     )  # fmt: skip
     queries = Queries(Store(db))
     seen = set()
@@ -198,6 +199,6 @@ def test_app_queries_keep_working_while_another_process_ingests(tmp_path):
         seen.add(len(queries.calls()))  # would raise StoreError on a lock conflict
         queries.rep_topics()
         time.sleep(0.05)  # a busy app page, not a tight loop that would starve the writer
-    assert ingest.returncode == 0, ingest.stderr.read().decode()
+    assert ingest.returncode == 0, log.read_text()
     assert len(queries.calls()) == len(gold)
     assert len(seen) > 1  # the reader saw the database grow while it was being written
