@@ -87,6 +87,9 @@ def cli(verbose: bool) -> None:
 )
 @click.option("--force", is_flag=True, help="Re-ingest files already stored (same sha256).")
 @click.option("--no-smart", is_flag=True, help="Keyword trackers only (no embedding model).")
+@click.option(
+    "--no-diarize", is_flag=True, help="Leave a mono recording's speakers unseparated (unknown)."
+)
 @trackers_option
 @db_option
 def ingest(
@@ -102,6 +105,7 @@ def ingest(
     channel_roles,
     force,
     no_smart,
+    no_diarize,
     trackers_file,
     db,
 ) -> None:
@@ -138,7 +142,13 @@ def ingest(
         ingestor = Ingestor(
             store,
             load_trackers(trackers_file),
-            IngestOptions(model=model, force=force, channel_roles=roles, smart=not no_smart),
+            IngestOptions(
+                model=model,
+                force=force,
+                channel_roles=roles,
+                smart=not no_smart,
+                diarize=not no_diarize,
+            ),
         )
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error
@@ -204,6 +214,80 @@ def retag(trackers_file, db) -> None:
         raise click.ClickException(str(error)) from error
     total = ingestor.retag()
     console.print(f"re-tagged {total} calls -> {store.path}", soft_wrap=True)
+
+
+@cli.command()
+@click.argument("call_ids", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every mono call in the database.")
+@db_option
+def diarize(call_ids, every, db) -> None:
+    """Separate the speakers of stored mono calls again, from their audio and stored words
+    (no re-transcription); mentions and metrics follow the new speakers.
+
+    Example:
+
+        analyzer diarize globex-01
+    """
+    store = _store(db)
+    if every:
+        call_ids = [row["call_id"] for row in store.mono_calls()]
+    if not call_ids:
+        raise click.ClickException("name the calls to diarize, or pass --all")
+    ingestor = Ingestor(store, load_trackers())
+    failed = 0
+    for call_id in call_ids:
+        try:
+            transcript = ingestor.rediarize(call_id)
+        except AnalyzerError as error:
+            console.print(f"[red]error[/]   {error}", highlight=False, soft_wrap=True)
+            failed += 1
+            continue
+        voices = ", ".join(f"{v.speaker} ({v.role}, {v.talk_s:.0f} s)" for v in transcript.voices)
+        console.print(
+            f"[green]ok[/]      {call_id}: {voices}; roles from {transcript.roles_from}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if failed:
+        sys.exit(1)
+
+
+@cli.group()
+def reps() -> None:
+    """Reps' voice profiles, which tell the rep apart in mono recordings."""
+
+
+@reps.command()
+@click.argument("name")
+@click.argument("clip", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+def enroll(name, clip, db) -> None:
+    """Add a recording of NAME speaking alone (10 s or more) to their voice profile.
+
+    A rep's stereo calls add to it automatically. Mono calls of theirs whose roles were guessed
+    are relabelled when the profile now recognises them.
+
+    Example:
+
+        analyzer reps enroll "Priya Shah" priya_intro.wav
+    """
+    store = _store(db, create=True)
+    try:
+        seconds, relabelled = Ingestor(store, load_trackers()).enroll(name, clip)
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+    console.print(
+        f"enrolled {name}: {seconds:.0f} s of speech from {clip}; "
+        f"{relabelled} call(s) relabelled -> {store.path}",
+        soft_wrap=True,
+    )
+
+
+@reps.command(name="list")
+@db_option
+def list_reps(db) -> None:
+    """The voice profiles: seconds of speech, enrollment clips and stereo calls behind each."""
+    _print_table(_store(db).voice_profile_summary(), "voice profiles")
 
 
 @cli.command()

@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from analyzer.combined import CombinedTagger, load_smart_tagger
-from analyzer.errors import AnalyzerError
+from analyzer.diarize import label_mono, rep_voice, voice_of
+from analyzer.errors import AnalyzerError, InputError
 from analyzer.metrics import compute as compute_metrics
-from analyzer.records import CallMeta, CallRecord, Transcript
+from analyzer.records import CallMeta, CallRecord, Transcript, Utterance
 from analyzer.sources import (
     SUPPORTED_EXTENSIONS,
     kind_of,
@@ -24,7 +27,13 @@ from analyzer.sources import (
     read_transcript,
     sha256_of,
 )
-from analyzer.speakers import DEFAULT_CHANNEL_ROLES, assign_roles, split_sides
+from analyzer.speakers import (
+    DEFAULT_CHANNEL_ROLES,
+    assign_roles,
+    build_profiles,
+    name_speakers,
+    split_sides,
+)
 from analyzer.store import Store
 from analyzer.tagging import KeywordTagger
 from analyzer.trackers import TrackerSet
@@ -33,6 +42,7 @@ from analyzer.transcribe import transcribe, vocabulary_prompt
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.csv"
+MIN_ENROLL_SPEECH_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,7 @@ class IngestOptions:
     smart: bool = True  # add the smart trackers to the keyword trackers
     smart_trackers: Path | None = None  # trained file; default models/smart_trackers.json
     channel_roles: tuple[str, str] = DEFAULT_CHANNEL_ROLES
+    diarize: bool = True  # separate the speakers of mono recordings by voice
 
 
 @dataclass(frozen=True)
@@ -177,14 +188,108 @@ class Ingestor:
                 duration_s=max(u.end_s for u in utterances),
                 source_kind=kind,
                 channels=len({u.speaker for u in utterances}),
+                roles_from="names" if any(u.role != "unknown" for u in utterances) else None,
             )
         audio = load_audio(path)
         sides = split_sides(audio, self.options.channel_roles)
         if meta.rep:
             sides = [replace(s, speaker=meta.rep) if s.role == "rep" else s for s in sides]
-        return transcribe(
+        transcript = transcribe(
             sides, audio.duration_s, model_name=self.options.model, prompt=self.prompt
         )
+        if len(sides) == 2:
+            rep_side = next((s for s in sides if s.role == "rep"), None)
+            voice = rep_voice(transcript, rep_side.samples) if rep_side else None
+            return replace(transcript, roles_from="channels", voices=(voice,) if voice else ())
+        if not self.options.diarize:
+            return transcript
+        return label_mono(transcript, sides[0].samples, meta.rep, self.profiles())
+
+    def enroll(self, name: str, path: Path) -> tuple[float, int]:
+        """Add a clip of `name` speaking alone to their voice profile; relabels the calls it now
+        identifies. Returns the seconds of speech heard and the number of calls relabelled."""
+        audio = load_audio(path)
+        embedding, seconds = voice_of(split_sides(audio)[0].samples)
+        if embedding is None or seconds < MIN_ENROLL_SPEECH_S:
+            raise InputError(
+                f"{path}: {seconds:.0f} s of speech; a voice profile needs at least "
+                f"{MIN_ENROLL_SPEECH_S:.0f} s of the rep talking"
+            )
+        self.store.add_voice_profile(name, str(path), sha256_of(path), seconds, embedding)
+        return seconds, self.reidentify()
+
+    def rediarize(self, call_id: str) -> Transcript:
+        """Separate a stored mono call's speakers again, from its audio and stored words (no
+        re-transcription), and replace its utterances, mentions and metrics."""
+        row = self.store.call_row(call_id)
+        if row is None or row["status"] != "ok":
+            raise InputError(f"{call_id}: no such call")
+        path = Path(row["source_path"])
+        if row["source_kind"] != "audio" or row["roles_from"] == "channels":
+            raise InputError(f"{call_id}: not a mono recording; its speakers come from {path.name}")
+        if not path.is_file() or sha256_of(path) != row["content_sha256"]:
+            raise InputError(f"{call_id}: the recording {path} is gone or has changed")
+        words = tuple(self.store.words(call_id))
+        if not words:
+            raise InputError(f"{call_id}: no stored words to label")
+        meta = CallMeta(**{key: row[key] for key in CallMeta.__dataclass_fields__})
+        transcript = Transcript(
+            utterances=(
+                Utterance("unknown", "unknown", words[0].start_s, words[-1].end_s, "", words),
+            ),
+            duration_s=row["duration_s"],
+            source_kind="audio",
+            language=row["language"],
+            asr_model=row["asr_model"],
+        )
+        samples = split_sides(load_audio(path))[0].samples
+        transcript = label_mono(transcript, samples, meta.rep, self.profiles())
+        mentions = tuple(self.tagger.tag(transcript.utterances))
+        metrics = compute_metrics(transcript.utterances, transcript.duration_s)
+        self.store.save_call(
+            CallRecord(
+                call_id, str(path), row["content_sha256"], meta, transcript, mentions, metrics
+            )
+        )
+        return transcript
+
+    def profiles(self):
+        """The reps' voice profiles as the database knows them now."""
+        return build_profiles(self.store.voice_samples())
+
+    def reidentify(self, on_done: Callable[[str, str], None] | None = None) -> int:
+        """Calls whose rep was guessed, or stayed unknown, whose rep now has a voice profile that
+        matches one of the call's voices: relabel their speakers from the stored voices (no audio
+        needed) and redo the mentions and metrics that depend on roles. Returns how many."""
+        profiles = self.profiles()
+        changed = 0
+        for row in self.store.calls_needing_roles():
+            voices = self.store.voices(row["call_id"])
+            if not voices or not row["rep"]:
+                continue
+            centroids = np.array([v.embedding for v in voices], dtype=np.float32)
+            utterances = self.store.utterances(row["call_id"])
+            texts = [" ".join(u.text for u in utterances if u.speaker == v.speaker) for v in voices]
+            talk = [v.talk_s for v in voices]
+            named, roles_from = name_speakers(centroids, talk, texts, row["rep"], profiles)
+            if roles_from != "voice profile":
+                continue
+            mapping = {
+                old.speaker: (new.speaker, new.role) for old, new in zip(voices, named, strict=True)
+            }
+            utterances = [
+                replace(u, speaker=mapping[u.speaker][0], role=mapping[u.speaker][1])
+                if u.speaker in mapping
+                else u
+                for u in utterances
+            ]
+            mentions = self.tagger.tag(utterances)
+            metrics = compute_metrics(utterances, self.store.duration_s(row["call_id"]))
+            self.store.relabel_speakers(row["call_id"], mapping, roles_from, mentions, metrics)
+            changed += 1
+            if on_done:
+                on_done(row["call_id"], row["rep"])
+        return changed
 
     def ingest_many(
         self,
@@ -205,6 +310,7 @@ class Ingestor:
             if on_done:
                 on_done(outcome)
         if summary.count("ok"):
+            self.reidentify()  # a stereo call in this batch may have taught us a rep's voice
             self.store.refresh_search_index()
         return summary
 

@@ -32,6 +32,25 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class Voice:
+    """One speaker's voice in a call: the mean Resemblyzer d-vector over their speech."""
+
+    speaker: str  # as in the utterances: the rep's name, "Speaker 2", ...
+    role: str
+    talk_s: float
+    embedding: tuple[float, ...]
+
+
+# How a call's roles were decided (calls.roles_from).
+ROLES_FROM = {
+    "channels": "one channel per side",
+    "names": "speaker names in the transcript",
+    "voice profile": "the rep's voice profile",
+    "guessed": "guessed: no voice profile matched",
+}
+
+
+@dataclass(frozen=True)
 class Transcript:
     """Utterances in time order, plus how they were obtained."""
 
@@ -41,6 +60,8 @@ class Transcript:
     language: str = "en"
     asr_model: str | None = None
     channels: int = 1  # sides transcribed separately (2 for a true stereo call)
+    roles_from: str | None = None  # a ROLES_FROM key; None while roles are unknown
+    voices: tuple[Voice, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,21 @@
-"""Who is speaking: one side per channel for stereo calls, speaker names to roles for transcripts.
+"""Who is speaking: one side per channel for stereo calls, speaker names to roles for
+transcripts, and for mono calls which of the voices `diarize` found is the rep.
 
-Mono diarization comes later; until then a mono recording's speech has role `unknown`.
+A mono call's rep is the speaker whose voice matches the rep's voice profile: the mean of their
+enrollment clips (`analyzer reps enroll`) and of the rep channel of their stereo calls. Without a
+matching profile the role is guessed (see `guess_rep`) and the call says so.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from rapidfuzz import fuzz
 
-from analyzer.records import ROLES, Utterance
+from analyzer.records import ROLES, Utterance, Voice
 from analyzer.sources import SAMPLE_RATE, Audio
 
 DEFAULT_CHANNEL_ROLES = ("rep", "customer")  # left, right
@@ -124,3 +129,103 @@ def assign_roles(utterances: list[Utterance], rep: str | None) -> list[Utterance
             role = "rep" if utterance.speaker in rep_speakers else "customer"
         assigned.append(replace(utterance, role=role))
     return assigned
+
+
+# A speaker is the rep when their voice is at least this close to the rep's profile (cosine of
+# d-vectors) and closer than every other speaker of the call by PROFILE_MARGIN.
+PROFILE_MIN = 0.75
+PROFILE_MARGIN = 0.05
+# How a rep names themself ("it's Priya", "Tom Becker here", "Elena from Lumen") and how the other
+# side addresses them ("hi Priya", "thanks, Tom").
+_SELF = (
+    r"(?:it's|it is|this is|i'm|i am|my name is|name's)\s+{name}\b"
+    r"|\b{name}(?:\s+\w+)?\s+(?:here|from)\b"
+)
+_ADDRESSED = r"\b(?:hi|hey|hello|morning|thanks|thank you)[,!]?\s+{name}\b"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A rep's voice: the mean d-vector over every sample of it, weighted by seconds."""
+
+    name: str
+    embedding: np.ndarray
+    speech_s: float
+    samples: int
+
+
+def build_profiles(samples: Sequence[dict]) -> dict[str, Profile]:
+    """Profiles from rows of (name, speech_s, embedding), as `Store.voice_samples` gives them."""
+    grouped: dict[str, list[dict]] = {}
+    for row in samples:
+        grouped.setdefault(row["name"], []).append(row)
+    profiles = {}
+    for name, rows in grouped.items():
+        weights = np.array([max(row["speech_s"], 1.0) for row in rows])
+        vectors = np.array([row["embedding"] for row in rows], dtype=np.float32)
+        mean = (weights[:, None] * vectors).sum(axis=0)
+        profiles[name] = Profile(name, mean / np.linalg.norm(mean), float(weights.sum()), len(rows))
+    return profiles
+
+
+def match_profile(centroids: np.ndarray, profile: Profile) -> int | None:
+    """The speaker whose voice is the profile's, or None when none is clearly it."""
+    similarity = centroids @ profile.embedding
+    best = int(np.argmax(similarity))
+    others = np.delete(similarity, best)
+    if similarity[best] < PROFILE_MIN or (
+        others.size and similarity[best] - others.max() < PROFILE_MARGIN
+    ):
+        return None
+    return best
+
+
+def guess_rep(texts: Sequence[str], rep: str | None) -> int:
+    """Which speaker (by order of first appearance) is the rep, from what they say: the one who
+    introduces themself by the rep's first name; else, when one speaker greets the rep by name
+    and there are two, the other one; else whoever spoke first (reps open their calls)."""
+    if rep:
+        name = re.escape(rep.split()[0])
+        introduces = [
+            i for i, text in enumerate(texts) if re.search(_SELF.format(name=name), text, re.I)
+        ]
+        if len(introduces) == 1:
+            return introduces[0]
+        greets = [
+            i for i, text in enumerate(texts) if re.search(_ADDRESSED.format(name=name), text, re.I)
+        ]
+        if len(texts) == 2 and len(greets) == 1:
+            return 1 - greets[0]
+    return 0
+
+
+def name_speakers(
+    centroids: np.ndarray,
+    talk_s: Sequence[float],
+    texts: Sequence[str],
+    rep: str | None,
+    profiles: dict[str, Profile],
+) -> tuple[list[Voice], str | None]:
+    """Name and role per speaker of a mono call (in order of first appearance), and how the
+    roles were decided (a ROLES_FROM key, or None when they stay unknown).
+
+    Only the call's own rep is looked for: matching every enrolled voice against every speaker
+    would, with many reps enrolled, sooner or later call a customer by a rep's name."""
+    count = len(centroids)
+    profile = next((p for name, p in profiles.items() if rep and is_same_person(name, rep)), None)
+    rep_index = match_profile(centroids, profile) if profile else None
+    if rep_index is not None:
+        roles_from = "voice profile"
+    elif count >= 2:
+        rep_index, roles_from = guess_rep(texts, rep), "guessed"
+    else:
+        roles_from = None  # one voice, and nothing says whose
+    voices = []
+    for i in range(count):
+        if i == rep_index:
+            name, role = rep or f"Speaker {i + 1}", "rep"
+        else:
+            name, role = f"Speaker {i + 1}", "customer" if rep_index is not None else "unknown"
+        embedding = tuple(float(x) for x in centroids[i])
+        voices.append(Voice(name, role, float(talk_s[i]), embedding))
+    return voices, roles_from

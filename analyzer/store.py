@@ -27,11 +27,13 @@ import pyarrow as pa
 
 from analyzer.errors import StoreError
 from analyzer.metrics import CallMetrics
-from analyzer.records import CallRecord, Mention, Utterance
+from analyzer.records import CallRecord, Mention, Utterance, Voice, Word
 
 logger = logging.getLogger(__name__)
 
 LOCK_RETRY_S = 30.0
+
+VOICE_DIM = 256  # Resemblyzer d-vectors
 
 # Append-only: each migration runs once, in its own transaction, and is recorded.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -129,10 +131,35 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX call_metrics_call ON call_metrics (call_id)",
         ),
     ),
+    (
+        5,
+        "speakers by voice: how roles were decided, voices per call, enrolled voice profiles",
+        (
+            "ALTER TABLE calls ADD COLUMN roles_from VARCHAR",
+            """UPDATE calls SET roles_from = CASE WHEN channels = 2 AND source_kind = 'audio'
+                   THEN 'channels' WHEN source_kind <> 'audio' THEN 'names' END""",
+            f"""CREATE TABLE call_voices (
+                call_id VARCHAR NOT NULL,
+                speaker VARCHAR,
+                role VARCHAR,
+                talk_s DOUBLE,
+                embedding FLOAT[{VOICE_DIM}]
+            )""",
+            "CREATE INDEX call_voices_call ON call_voices (call_id)",
+            f"""CREATE TABLE voice_profiles (
+                name VARCHAR NOT NULL,
+                source_path VARCHAR,
+                content_sha256 VARCHAR,
+                speech_s DOUBLE,
+                embedding FLOAT[{VOICE_DIM}],
+                enrolled_at TIMESTAMP
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-_CHILD_TABLES = ("mentions", "words", "utterances", "call_metrics")
+_CHILD_TABLES = ("mentions", "words", "utterances", "call_metrics", "call_voices")
 
 _UTTERANCE_SCHEMA = pa.schema(
     [
@@ -157,6 +184,15 @@ _WORD_SCHEMA = pa.schema(
         ("probability", pa.float64()),
     ]
 )
+_VOICE_SCHEMA = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("speaker", pa.string()),
+        ("role", pa.string()),
+        ("talk_s", pa.float64()),
+        ("embedding", pa.list_(pa.float32(), VOICE_DIM)),
+    ]
+)
 _MENTION_SCHEMA = pa.schema(
     [
         ("call_id", pa.string()),
@@ -171,6 +207,15 @@ _MENTION_SCHEMA = pa.schema(
         ("method", pa.string()),
     ]
 )
+
+
+_VOICE_SAMPLES = """
+SELECT name, 'enrolled' AS source, speech_s, embedding FROM voice_profiles
+UNION ALL
+SELECT c.rep AS name, 'stereo call' AS source, v.talk_s AS speech_s, v.embedding
+FROM call_voices v JOIN calls c USING (call_id)
+WHERE c.status = 'ok' AND c.roles_from = 'channels' AND v.role = 'rep' AND c.rep IS NOT NULL
+"""
 
 
 @functools.lru_cache(maxsize=1)
@@ -314,8 +359,8 @@ class Store:
             connection.execute(
                 """INSERT INTO calls (call_id, source_path, content_sha256, title, call_type, rep,
                        account, call_date, duration_s, language, asr_model, status, error,
-                       ingested_at, source_kind, channels)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       ingested_at, source_kind, channels, roles_from)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     record.call_id,
                     record.source_path,
@@ -333,12 +378,55 @@ class Store:
                     dt.datetime.now(),
                     transcript.source_kind if transcript else None,
                     transcript.channels if transcript else None,
+                    transcript.roles_from if transcript else None,
                 ],
             )
             self._insert(connection, "utterances", _utterance_table(record.call_id, utterances))
             self._insert(connection, "words", _word_table(record.call_id, utterances))
             self._insert(connection, "mentions", _mention_table(record.call_id, record.mentions))
             self._insert(connection, "call_metrics", _metrics_table(record.call_id, record.metrics))
+            voices = transcript.voices if transcript else ()
+            self._insert(connection, "call_voices", _voice_table(record.call_id, voices))
+
+    def relabel_speakers(
+        self,
+        call_id: str,
+        speakers: dict[str, tuple[str, str]],
+        roles_from: str,
+        mentions: Sequence[Mention],
+        metrics: CallMetrics | None,
+    ) -> None:
+        """Rename speakers and change their roles ({old name: (new name, role)}) with the
+        mentions and metrics that follow from the new roles, atomically."""
+        with self._transaction() as connection:
+            connection.execute("CREATE TEMP TABLE relabel (old VARCHAR, new VARCHAR, role VARCHAR)")
+            connection.executemany(
+                "INSERT INTO relabel VALUES (?, ?, ?)",
+                [[old, new, role] for old, (new, role) in speakers.items()],
+            )
+            for table in ("utterances", "call_voices"):
+                connection.execute(
+                    f"""UPDATE {table} t SET speaker = r.new, role = r.role FROM relabel r
+                        WHERE t.call_id = ? AND t.speaker = r.old""",
+                    [call_id],
+                )
+            connection.execute(
+                "UPDATE calls SET roles_from = ? WHERE call_id = ?", [roles_from, call_id]
+            )
+            connection.execute("DELETE FROM mentions WHERE call_id = ?", [call_id])
+            connection.execute("DELETE FROM call_metrics WHERE call_id = ?", [call_id])
+            self._insert(connection, "mentions", _mention_table(call_id, mentions))
+            self._insert(connection, "call_metrics", _metrics_table(call_id, metrics))
+
+    def add_voice_profile(
+        self, name: str, source_path: str, sha256: str, speech_s: float, embedding
+    ) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO voice_profiles VALUES (?, ?, ?, ?, ?, ?)",
+                [name, source_path, sha256, speech_s, list(map(float, embedding)),
+                 dt.datetime.now()],
+            )  # fmt: skip
 
     def refresh_search_index(self) -> bool:
         """Rebuild the full-text index over utterance text (DuckDB's FTS index does not follow
@@ -470,6 +558,54 @@ class Store:
         )
         return [Utterance(**row) for row in rows]
 
+    def call_row(self, call_id: str) -> dict | None:
+        rows = self._read("SELECT * FROM calls WHERE call_id = ?", [call_id])
+        return rows[0] if rows else None
+
+    def words(self, call_id: str) -> list[Word]:
+        rows = self._read(
+            "SELECT start_s, end_s, ' ' || word AS text, probability FROM words "
+            "WHERE call_id = ? ORDER BY utterance_idx, idx",
+            [call_id],
+        )
+        return [Word(**row) for row in rows]
+
+    def voices(self, call_id: str) -> list[Voice]:
+        rows = self._read(
+            "SELECT speaker, role, talk_s, embedding FROM call_voices WHERE call_id = ? "
+            "ORDER BY speaker",
+            [call_id],
+        )
+        return [Voice(**{**row, "embedding": tuple(row["embedding"])}) for row in rows]
+
+    def calls_needing_roles(self) -> list[dict]:
+        """Calls with voices whose roles were guessed or are unknown."""
+        return self._read(
+            """SELECT call_id, rep FROM calls
+               WHERE status = 'ok' AND coalesce(roles_from, 'guessed') = 'guessed'
+                 AND call_id IN (SELECT call_id FROM call_voices)
+               ORDER BY call_id"""
+        )
+
+    def mono_calls(self) -> list[dict]:
+        return self._read(
+            """SELECT call_id FROM calls WHERE status = 'ok' AND source_kind = 'audio'
+                 AND coalesce(roles_from, '') <> 'channels' ORDER BY call_id"""
+        )
+
+    def voice_profile_summary(self) -> list[dict]:
+        return self._read(
+            f"""SELECT name, round(sum(speech_s)) AS speech_s,
+                       count(*) FILTER (source = 'enrolled') AS clips,
+                       count(*) FILTER (source = 'stereo call') AS stereo_calls
+                FROM ({_VOICE_SAMPLES}) GROUP BY name ORDER BY name"""
+        )
+
+    def voice_samples(self) -> list[dict]:
+        """Every known sample of a rep's voice: enrollment clips, and the rep's channel of
+        their stereo calls (name, source, seconds of speech, embedding)."""
+        return self._read(_VOICE_SAMPLES)
+
     def table_counts(self) -> dict[str, int]:
         counts = {}
         for table in ("calls", "utterances", "words", "mentions"):
@@ -514,6 +650,17 @@ def _word_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
         ],
         schema=_WORD_SCHEMA,
     )
+
+
+def _voice_table(call_id: str, voices: Sequence[Voice]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {"call_id": call_id, "speaker": v.speaker, "role": v.role, "talk_s": v.talk_s,
+             "embedding": list(v.embedding)}
+            for v in voices
+        ],
+        schema=_VOICE_SCHEMA,
+    )  # fmt: skip
 
 
 def _metrics_table(call_id: str, metrics: CallMetrics | None) -> pa.Table:
@@ -712,7 +859,7 @@ class Queries:
     def call(self, call_id: str) -> dict | None:
         rows = self.store.frame(
             """SELECT call_id, call_date, rep, account, call_type, title, duration_s,
-                      source_path, source_kind, channels, asr_model, status, error
+                      source_path, source_kind, channels, roles_from, asr_model, status, error
                FROM calls WHERE call_id = ?""",
             [call_id],
         )

@@ -73,9 +73,10 @@ def test_stereo_mp3_with_identical_channels_is_transcribed_once(tmp_path, call_a
     mixed = call_audio[0].sum(axis=1)
     path = encode(tmp_path / "export.mp3", np.stack([mixed, mixed], axis=1))
     with ingest(tmp_path, path) as db:
-        assert db.execute("SELECT channels FROM calls").fetchall() == [(1,)]
-        roles = {r[0] for r in db.execute("SELECT role FROM utterances").fetchall()}
-        assert roles == {"unknown"}
+        assert db.execute("SELECT channels, roles_from FROM calls").fetchall() == [(1, "guessed")]
+        # Separated by voice: the rep opened the call, so the guess gives the turns' true roles.
+        roles = [r[0] for r in db.execute("SELECT role FROM utterances ORDER BY idx").fetchall()]
+        assert roles == [role for role, *_ in call_audio[1]]
         text = " ".join(r[0] for r in db.execute("SELECT text FROM utterances").fetchall())
         assert text.lower().count("cancel our contract") == 1
 

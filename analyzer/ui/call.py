@@ -66,6 +66,27 @@ def marked_text(mention) -> str:
     return mention.term if mention.term else mention.snippet
 
 
+def speaker_note(call: dict) -> str:
+    """How this call's speakers and roles were decided, and what to do when they were guessed."""
+    roles_from = call.get("roles_from")
+    if roles_from == "channels":
+        return "Speakers from the recording's channels: one side per channel."
+    if roles_from == "names":
+        return "Speakers named in the transcript; the rep matched by name."
+    if call["source_kind"] != "audio":
+        return "The transcript does not say which speaker is the rep."
+    if roles_from == "voice profile":
+        return f"Speakers separated by voice; {call['rep']} recognised by their voice profile."
+    if roles_from == "guessed":
+        return (
+            ":orange[**Roles guessed.**] Speakers were separated by voice, but no voice profile of "
+            f"{call['rep'] or 'the rep'} matched, so the rep was guessed from who introduced "
+            "themself or spoke first. Enroll the rep (`analyzer reps enroll NAME clip.wav`) or "
+            "ingest one of their stereo calls, and this call is relabelled."
+        )
+    return "Speakers were not separated in this recording (one voice, or separation was off)."
+
+
 def seconds(value: float) -> str:
     minutes, rest = divmod(int(value), 60)
     return f"{minutes}:{rest:02d}"
@@ -127,8 +148,7 @@ if not metrics.empty:
 conversation, found = st.columns([3, 2], gap="large")
 with conversation:
     st.subheader("Conversation")
-    if not utterances.empty and (utterances["role"] == "unknown").all():
-        st.caption("Speakers were not separated in this recording (mono).")
+    st.caption(speaker_note(call))
     for row in utterances.itertuples():
         here = mentions[mentions["utterance_idx"] == row.idx]
         terms = [(marked_text(m), m.category) for m in here.itertuples() if marked_text(m)]

@@ -1,0 +1,128 @@
+"""Mono calls: share of speech time given to the right role, and what speaker separation costs
+next to transcription, on synthesized two-speaker calls with known turns.
+
+Each call is one of the sample corpus's scripts spoken by two Piper voices (one voice shifted in
+pitch), mixed to one channel, under each condition:
+- distinct: the customer 350 cents from the rep;
+- similar voices: 120 cents apart (the same voice, a little higher);
+- phone band: distinct voices through a 300-3400 Hz, 8 kHz mu-law line;
+- light noise: distinct voices with background noise at 20 dB SNR;
+- all three: similar voices, phone band and noise together.
+The rep is enrolled from a separate 20 s clip of their voice (other words), as
+`analyzer reps enroll` does; "guessed" is the same call with no profile (the fallback).
+
+Accuracy: every 10 ms of true speech counts as right when the utterance covering it has the
+speaker's role; speech no utterance covers (ASR missed it) counts as wrong. Cost: seconds of
+`label_mono` (embeddings, clustering, word labels, naming) over seconds of transcription of the
+same audio, measured one after the other in this run.
+
+    pip install -e '.[test]' && python -m bench.diarization [--calls 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from analyzer.diarize import label_mono, load_encoder, voice_of
+from analyzer.records import Transcript
+from analyzer.speakers import Profile, Side
+from analyzer.synth import PHONE_RATE, RATE, add_noise, speak, synthesize_call, telephone
+from analyzer.transcribe import load_model, transcribe
+
+ROOT = Path(__file__).resolve().parents[1]
+REP = "Rep Name"
+ENROLL_TEXT = (
+    "Hi, this is a short recording for my voice profile. I usually talk to customers about "
+    "their reporting, their pipeline and how their team runs its weekly forecast. Most of my "
+    "calls are with sales leaders and operations managers, and I like to ask a lot of questions "
+    "before I show anything."
+)
+CONDITIONS = {
+    "distinct": dict(delta=350, phone=False, snr=None),
+    "similar voices": dict(delta=120, phone=False, snr=None),
+    "phone band": dict(delta=350, phone=True, snr=None),
+    "light noise": dict(delta=350, phone=False, snr=20.0),
+    "all three": dict(delta=120, phone=True, snr=20.0),
+}
+REP_CENTS = (0, -150, 150, 300, -300, 50)  # one rep voice per script
+
+
+def condition_audio(samples: np.ndarray, phone: bool, snr: float | None, seed: int) -> np.ndarray:
+    if phone:
+        narrow = telephone(samples)
+        samples = np.interp(
+            np.arange(0, len(narrow), PHONE_RATE / RATE), np.arange(len(narrow)), narrow
+        ).astype(np.float32)
+    if snr is not None:
+        samples = add_noise(samples, snr, seed)
+    return samples
+
+
+def right_share(transcript: Transcript, truth: list[tuple]) -> float:
+    """Share of true speech time (10 ms steps) whose covering utterance has the true role."""
+    right = total = 0
+    spans = [(u.start_s, u.end_s, u.role) for u in transcript.utterances]
+    for role, start, end, _ in truth:
+        for t in np.arange(start, end, 0.01):
+            total += 1
+            right += any(s - 0.05 <= t <= e + 0.05 and r == role for s, e, r in spans)
+    return right / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=4, help="scripts per condition (max 24)")
+    args = parser.parse_args()
+    scripts = sorted((ROOT / "sample_calls" / "scripts").glob("*.yaml"))[:: 24 // args.calls]
+    model = load_model()
+    load_encoder()
+    results: dict[str, list[tuple]] = {name: [] for name in CONDITIONS}
+    for number, path in enumerate(scripts[: args.calls]):
+        script = yaml.safe_load(path.read_text(encoding="utf-8"))
+        turns = [(t["who"], t["text"], bool(t.get("overlap"))) for t in script["turns"]]
+        rep_cents = REP_CENTS[number % len(REP_CENTS)]
+        for name, condition in CONDITIONS.items():
+            customer_cents = rep_cents + condition["delta"] * (1 if number % 2 == 0 else -1)
+            stereo, truth = synthesize_call(
+                turns, rep_cents=rep_cents, customer_cents=customer_cents, tempo=1.15, seed=number
+            )
+            mono = condition_audio(stereo.mean(axis=1), condition["phone"], condition["snr"], number)
+            clip = condition_audio(speak(ENROLL_TEXT, rep_cents, 1.15), *(condition["phone"], None, 0))
+            embedding, seconds = voice_of(clip)
+            profiles = {REP: Profile(REP, embedding, seconds, 1)}
+            started = time.perf_counter()
+            plain = transcribe([Side("unknown", "unknown", mono)], len(mono) / RATE)
+            asr_s = time.perf_counter() - started
+            started = time.perf_counter()
+            enrolled = label_mono(plain, mono, REP, profiles)
+            diarize_s = time.perf_counter() - started
+            guessed = label_mono(plain, mono, REP, {})
+            results[name].append((
+                right_share(enrolled, truth), right_share(guessed, truth), diarize_s / asr_s,
+                len(enrolled.voices), enrolled.roles_from, len(mono) / RATE,
+            ))  # fmt: skip
+            print(
+                f"{script['call_id']:13s} {name:15s} rep {rep_cents:+d} cust {customer_cents:+d}: "
+                f"right {results[name][-1][0]:.1%} (guessed {results[name][-1][1]:.1%}), "
+                f"{len(enrolled.voices)} speakers, roles from {enrolled.roles_from}, "
+                f"cost {diarize_s:.2f} s / ASR {asr_s:.2f} s",
+                flush=True,
+            )
+    print("\n| condition | calls | speech time to the right role (profile) | worst call "
+          "| fallback, no profile | speakers found | separation cost / ASR time |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for name, rows in results.items():
+        right, guessed, cost, speakers = (np.array([r[i] for r in rows]) for i in range(4))
+        print(
+            f"| {name} | {len(rows)} | {right.mean():.1%} | {right.min():.1%} | "
+            f"{guessed.mean():.1%} | {', '.join(map(str, speakers))} | {cost.mean():.1%} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
