@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=4, help="scripts per condition (max 24)")
     args = parser.parse_args()
     scripts = sorted((ROOT / "sample_calls" / "scripts").glob("*.yaml"))[:: 24 // args.calls]
-    model = load_model()
+    load_model()
     load_encoder()
     results: dict[str, list[tuple]] = {name: [] for name in CONDITIONS}
     for number, path in enumerate(scripts[: args.calls]):
@@ -91,8 +91,10 @@ def main() -> None:
             stereo, truth = synthesize_call(
                 turns, rep_cents=rep_cents, customer_cents=customer_cents, tempo=1.15, seed=number
             )
-            mono = condition_audio(stereo.mean(axis=1), condition["phone"], condition["snr"], number)
-            clip = condition_audio(speak(ENROLL_TEXT, rep_cents, 1.15), *(condition["phone"], None, 0))
+            phone, snr = condition["phone"], condition["snr"]
+            mono = condition_audio(stereo.mean(axis=1), phone, snr, number)
+            # The enrollment clip was recorded on the same kind of line, without the noise.
+            clip = condition_audio(speak(ENROLL_TEXT, rep_cents, 1.15), phone, None, 0)
             embedding, seconds = voice_of(clip)
             profiles = {REP: Profile(REP, embedding, seconds, 1)}
             started = time.perf_counter()
