@@ -12,7 +12,8 @@ Definitions (after Gong's published ones where they exist):
 - patience: mean pause (seconds) before the rep speaks after the customer stops.
 - speech rate: words per minute of a side's talk time; fillers ("um", "you know", ...) per
   minute of a side's talk time.
-Calls whose speakers are unknown (mono, before diarization) get no metrics rather than guesses.
+Calls whose speakers' roles are unknown (one voice and no profile, or separation turned off) get
+no metrics rather than guesses.
 """
 
 from __future__ import annotations

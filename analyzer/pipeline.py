@@ -208,7 +208,10 @@ class Ingestor:
     def enroll(self, name: str, path: Path) -> tuple[float, int]:
         """Add a clip of `name` speaking alone to their voice profile; relabels the calls it now
         identifies. Returns the seconds of speech heard and the number of calls relabelled."""
-        audio = load_audio(path)
+        try:
+            audio = load_audio(path)
+        except InputError as error:
+            raise InputError(f"{path}: {error}") from error
         embedding, seconds = voice_of(split_sides(audio)[0].samples)
         if embedding is None or seconds < MIN_ENROLL_SPEECH_S:
             raise InputError(

@@ -11,8 +11,9 @@ pitch), mixed to one channel, under each condition:
 The rep is enrolled from a separate 20 s clip of their voice (other words), as
 `analyzer reps enroll` does; "guessed" is the same call with no profile (the fallback).
 
-Accuracy: every 10 ms of true speech counts as right when the utterance covering it has the
-speaker's role; speech no utterance covers (ASR missed it) counts as wrong. Cost: seconds of
+Accuracy: every 20 ms frame with speech on a speaker's own clean channel counts as right when
+an utterance covering it (give or take 0.1 s) has that speaker's role; speech no utterance covers
+(ASR missed it) counts as wrong. Cost: seconds of
 `label_mono` (embeddings, clustering, word labels, naming) over seconds of transcription of the
 same audio, measured one after the other in this run.
 
@@ -30,7 +31,7 @@ import yaml
 
 from analyzer.diarize import label_mono, load_encoder, voice_of
 from analyzer.records import Transcript
-from analyzer.speakers import Profile, Side
+from analyzer.speakers import Profile, Side, frame_levels_db
 from analyzer.synth import PHONE_RATE, RATE, add_noise, speak, synthesize_call, telephone
 from analyzer.transcribe import load_model, transcribe
 
@@ -63,15 +64,30 @@ def condition_audio(samples: np.ndarray, phone: bool, snr: float | None, seed: i
     return samples
 
 
-def right_share(transcript: Transcript, truth: list[tuple]) -> float:
-    """Share of true speech time (10 ms steps) whose covering utterance has the true role."""
-    right = total = 0
-    spans = [(u.start_s, u.end_s, u.role) for u in transcript.utterances]
-    for role, start, end, _ in truth:
-        for t in np.arange(start, end, 0.01):
-            total += 1
-            right += any(s - 0.05 <= t <= e + 0.05 and r == role for s, e, r in spans)
-    return right / total
+def true_speech(stereo: np.ndarray, truth: list[tuple]) -> list[tuple[float, str]]:
+    """(time, role) for every 20 ms frame in which a speaker's own clean channel has speech:
+    the synthesized turns include Piper's silences at their edges, which are nobody's speech."""
+    frame = int(0.02 * RATE)
+    frames = []
+    for channel, role in ((0, "rep"), (1, "customer")):
+        levels = frame_levels_db(stereo[:, channel], frame)
+        active = levels > max(-50.0, float(np.percentile(levels, 95)) - 30)
+        frames += [((i + 0.5) * 0.02, role) for i in np.flatnonzero(active)]
+    return frames
+
+
+def right_share(transcript: Transcript, frames: list[tuple[float, str]]) -> tuple[float, float]:
+    """Share of speech frames whose covering utterance has the speaker's role: of all speech,
+    and of the speech the ASR transcribed (that any utterance covers)."""
+    starts = np.array([u.start_s for u in transcript.utterances]) - 0.1
+    ends = np.array([u.end_s for u in transcript.utterances]) + 0.1
+    roles = np.array([u.role for u in transcript.utterances])
+    right = covered = 0
+    for t, role in frames:
+        inside = (starts <= t) & (t <= ends)
+        covered += bool(inside.any())
+        right += bool(np.any(inside & (roles == role)))
+    return right / len(frames), right / max(covered, 1)
 
 
 def main() -> None:
@@ -104,25 +120,31 @@ def main() -> None:
             enrolled = label_mono(plain, mono, REP, profiles)
             diarize_s = time.perf_counter() - started
             guessed = label_mono(plain, mono, REP, {})
-            results[name].append((
-                right_share(enrolled, truth), right_share(guessed, truth), diarize_s / asr_s,
-                len(enrolled.voices), enrolled.roles_from, len(mono) / RATE,
-            ))  # fmt: skip
+            frames = true_speech(stereo, truth)
+            (right, right_heard), (right_guessed, _) = (
+                right_share(enrolled, frames),
+                right_share(guessed, frames),
+            )
+            row = (right, right_heard, right_guessed, diarize_s / asr_s, len(enrolled.voices))
+            results[name].append(row)
             print(
                 f"{script['call_id']:13s} {name:15s} rep {rep_cents:+d} cust {customer_cents:+d}: "
-                f"right {results[name][-1][0]:.1%} (guessed {results[name][-1][1]:.1%}), "
-                f"{len(enrolled.voices)} speakers, roles from {enrolled.roles_from}, "
-                f"cost {diarize_s:.2f} s / ASR {asr_s:.2f} s",
+                f"right {right:.1%} of all speech, {right_heard:.1%} of transcribed speech, "
+                f"guessed {right_guessed:.1%}; {len(enrolled.voices)} speakers, roles from "
+                f"{enrolled.roles_from}; cost {diarize_s:.2f} s / ASR {asr_s:.2f} s",
                 flush=True,
             )
-    print("\n| condition | calls | speech time to the right role (profile) | worst call "
-          "| fallback, no profile | speakers found | separation cost / ASR time |")  # fmt: skip
+    print(
+        "\n| condition | calls | right role, of all speech (worst call) | right role, of "
+        "transcribed speech (worst) | fallback, no profile | speakers found | cost / ASR |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, rows in results.items():
-        right, guessed, cost, speakers = (np.array([r[i] for r in rows]) for i in range(4))
+        right, heard, guessed, cost, speakers = (np.array([r[i] for r in rows]) for i in range(5))
         print(
-            f"| {name} | {len(rows)} | {right.mean():.1%} | {right.min():.1%} | "
-            f"{guessed.mean():.1%} | {', '.join(map(str, speakers))} | {cost.mean():.1%} |"
+            f"| {name} | {len(rows)} | {right.mean():.1%} ({right.min():.1%}) | "
+            f"{heard.mean():.1%} ({heard.min():.1%}) | {guessed.mean():.1%} | "
+            f"{', '.join(map(str, speakers))} | {cost.mean():.1%} |"
         )
 
 
