@@ -137,11 +137,13 @@ PROFILE_MIN = 0.75
 PROFILE_MARGIN = 0.05
 # How a rep names themself ("it's Priya", "Tom Becker here", "Elena from Lumen") and how the other
 # side addresses them ("hi Priya", "thanks, Tom").
+# The name itself must be written as a name (Whisper capitalizes names): "Will" and "Mark" are
+# also words, and "a rep from Gong" must not make anyone the rep.
 _SELF = (
-    r"(?:it's|it is|this is|i'm|i am|my name is|name's)\s+{name}\b"
-    r"|\b{name}(?:\s+\w+)?\s+(?:here|from)\b"
+    r"(?i:it's|it is|this is|i'm|i am|my name is|name's)\s+{name}\b"
+    r"|\b{name}(?:\s+[A-Z]\w+)?,?\s+(?i:here|from)\b"
 )
-_ADDRESSED = r"\b(?:hi|hey|hello|morning|thanks|thank you)[,!]?\s+{name}\b"
+_ADDRESSED = r"\b(?i:hi|hey|hello|morning|thanks|thank you)[,!]?\s+{name}\b"
 
 
 @dataclass(frozen=True)
@@ -186,13 +188,11 @@ def guess_rep(texts: Sequence[str], rep: str | None) -> int:
     and there are two, the other one; else whoever spoke first (reps open their calls)."""
     if rep:
         name = re.escape(rep.split()[0])
-        introduces = [
-            i for i, text in enumerate(texts) if re.search(_SELF.format(name=name), text, re.I)
-        ]
+        introduces = [i for i, text in enumerate(texts) if re.search(_SELF.format(name=name), text)]
         if len(introduces) == 1:
             return introduces[0]
         greets = [
-            i for i, text in enumerate(texts) if re.search(_ADDRESSED.format(name=name), text, re.I)
+            i for i, text in enumerate(texts) if re.search(_ADDRESSED.format(name=name), text)
         ]
         if len(texts) == 2 and len(greets) == 1:
             return 1 - greets[0]

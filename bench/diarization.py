@@ -36,7 +36,7 @@ from analyzer.synth import PHONE_RATE, RATE, add_noise, speak, synthesize_call, 
 from analyzer.transcribe import load_model, transcribe
 
 ROOT = Path(__file__).resolve().parents[1]
-REP = "Rep Name"
+REP = "Jordan Avery"  # a name that is no common word (see speakers.guess_rep)
 ENROLL_TEXT = (
     "Hi, this is a short recording for my voice profile. I usually talk to customers about "
     "their reporting, their pipeline and how their team runs its weekly forecast. Most of my "

@@ -20,7 +20,7 @@ from analyzer.store import SCHEMA_VERSION, Store
 CUSTOMER_FIRST = [
     ("customer", "Hello, this is the front desk at Globex, how can I help you?"),
     ("rep", "Hi, I'm calling about your renewal. Do you have a few minutes to talk about pricing?"),
-    ("customer", "Sure. Honestly the price went up a lot and we are thinking about switching."),
+    ("customer", "Sure. Honestly the price went up a lot, and we might cancel our contract."),
     ("rep", "I understand. Let me walk you through a discount on the annual plan."),
     ("customer", "Okay, send me the numbers and we can set up a demo for the finance team."),
     ("rep", "Great, I will send the proposal today and book the demo for Thursday."),
@@ -85,6 +85,9 @@ def test_guessing_the_rep_from_what_they_say():
     assert guess_rep(["Thanks, Mark, good to hear from you.", "Sure."], REP) == 1
     assert guess_rep(["Hello?", "Hi there."], REP) == 0  # nothing said: who opened the call
     assert guess_rep(["Hello?", "Hi there."], None) == 0
+    # A rep called Will: "will" as a word is not a self-introduction.
+    assert guess_rep(["Hi, it's Will.", "They will, from what I hear."], "Will Park") == 0
+    assert guess_rep(["We had a rep from Gong.", "Hi!"], "Rep Name") == 0
 
 
 def test_one_voice_without_a_profile_stays_unknown():
@@ -155,6 +158,8 @@ def test_a_guessed_call_is_relabelled_once_the_rep_enrolls(tmp_path, customer_fi
     assert store.call_row(row["call_id"])["roles_from"] == "guessed"
     # The customer opened the call, so the guess swapped the roles.
     assert roles_by_turn(db, truth) == ["rep", "customer"] * 3
+    # Churn signals count when the customer says them: under the swapped roles, none.
+    assert store.mentions(category="churn_signal") == []
 
     result = invoke("reps", "enroll", REP, clip, "--db", db)
     assert "1 call(s) relabelled" in result.output
@@ -162,7 +167,7 @@ def test_a_guessed_call_is_relabelled_once_the_rep_enrolls(tmp_path, customer_fi
     assert roles_by_turn(db, truth) == [role for role, *_ in truth]
     speakers = {(u.speaker, u.role) for u in store.utterances(row["call_id"])}
     assert speakers == {(REP, "rep"), ("Speaker 1", "customer")}
-    # Roles decide "said by the customer": the churn signal is now the customer's.
+    # Roles decide "said by the customer": now the churn signal is found, in the customer's turn.
     churn = store.mentions(category="churn_signal")
     assert churn and all(m["role"] == "customer" for m in churn)
     assert "Mark Jones" in invoke("reps", "list", "--db", db).output
