@@ -315,6 +315,7 @@ def voice_of(samples: np.ndarray, spans: Sequence[tuple[float, float]] | None = 
     return _unit(embed(windows).mean(axis=0)), round(seconds, 2)
 
 
+OPENING_WORDS = 15
 # Enough of a rep's channel to know their voice; more only costs time.
 PROFILE_SPEECH_S = 120.0
 
@@ -332,7 +333,11 @@ def label_mono(
         "".join(w.text for w, label in zip(words, found.labels, strict=True) if label == k)
         for k in range(found.speakers)
     ]
-    voices, roles_from = name_speakers(found.centroids, found.talk_s, texts, rep, profiles)
+    # Who opened the call: most of its first words (one misheard "Hi!" must not decide it).
+    opening = np.bincount(found.labels[:OPENING_WORDS], minlength=found.speakers)
+    voices, roles_from = name_speakers(
+        found.centroids, found.talk_s, texts, rep, profiles, opener=int(np.argmax(opening))
+    )
     utterances = []
     for label, run in itertools.groupby(zip(words, found.labels, strict=True), lambda p: p[1]):
         voice = voices[label]

@@ -182,10 +182,11 @@ def match_profile(centroids: np.ndarray, profile: Profile) -> int | None:
     return best
 
 
-def guess_rep(texts: Sequence[str], rep: str | None) -> int:
+def guess_rep(texts: Sequence[str], rep: str | None, opener: int = 0) -> int:
     """Which speaker (by order of first appearance) is the rep, from what they say: the one who
     introduces themself by the rep's first name; else, when one speaker greets the rep by name
-    and there are two, the other one; else whoever spoke first (reps open their calls)."""
+    and there are two, the other one; else `opener`, who did most of the talking as the call
+    began (reps open their calls)."""
     if rep:
         name = re.escape(rep.split()[0])
         introduces = [i for i, text in enumerate(texts) if re.search(_SELF.format(name=name), text)]
@@ -196,7 +197,7 @@ def guess_rep(texts: Sequence[str], rep: str | None) -> int:
         ]
         if len(texts) == 2 and len(greets) == 1:
             return 1 - greets[0]
-    return 0
+    return opener
 
 
 def name_speakers(
@@ -205,6 +206,7 @@ def name_speakers(
     texts: Sequence[str],
     rep: str | None,
     profiles: dict[str, Profile],
+    opener: int = 0,
 ) -> tuple[list[Voice], str | None]:
     """Name and role per speaker of a mono call (in order of first appearance), and how the
     roles were decided (a ROLES_FROM key, or None when they stay unknown).
@@ -217,7 +219,7 @@ def name_speakers(
     if rep_index is not None:
         roles_from = "voice profile"
     elif count >= 2:
-        rep_index, roles_from = guess_rep(texts, rep), "guessed"
+        rep_index, roles_from = guess_rep(texts, rep, opener), "guessed"
     else:
         roles_from = None  # one voice, and nothing says whose
     voices = []
