@@ -315,9 +315,17 @@ def voice_of(samples: np.ndarray, spans: Sequence[tuple[float, float]] | None = 
     return _unit(embed(windows).mean(axis=0)), round(seconds, 2)
 
 
-OPENING_WORDS = 15
 # Enough of a rep's channel to know their voice; more only costs time.
 PROFILE_SPEECH_S = 120.0
+
+
+def opener(labels: Sequence[int]) -> int:
+    """Who opened the call: the speaker of its first two words in a row (a lone first word
+    given to the wrong voice must not decide it)."""
+    for first, second in itertools.pairwise(labels):
+        if first == second:
+            return first
+    return labels[0] if labels else 0
 
 
 def label_mono(
@@ -333,10 +341,8 @@ def label_mono(
         "".join(w.text for w, label in zip(words, found.labels, strict=True) if label == k)
         for k in range(found.speakers)
     ]
-    # Who opened the call: most of its first words (one misheard "Hi!" must not decide it).
-    opening = np.bincount(found.labels[:OPENING_WORDS], minlength=found.speakers)
     voices, roles_from = name_speakers(
-        found.centroids, found.talk_s, texts, rep, profiles, opener=int(np.argmax(opening))
+        found.centroids, found.talk_s, texts, rep, profiles, opener=opener(found.labels)
     )
     utterances = []
     for label, run in itertools.groupby(zip(words, found.labels, strict=True), lambda p: p[1]):

@@ -185,8 +185,8 @@ def match_profile(centroids: np.ndarray, profile: Profile) -> int | None:
 def guess_rep(texts: Sequence[str], rep: str | None, opener: int = 0) -> int:
     """Which speaker (by order of first appearance) is the rep, from what they say: the one who
     introduces themself by the rep's first name; else, when one speaker greets the rep by name
-    and there are two, the other one; else `opener`, who did most of the talking as the call
-    began (reps open their calls)."""
+    and there are two, the other one; else `opener`, who opened the call (reps open
+    theirs; `diarize.opener`)."""
     if rep:
         name = re.escape(rep.split()[0])
         introduces = [i for i, text in enumerate(texts) if re.search(_SELF.format(name=name), text)]
