@@ -85,7 +85,8 @@ def sha256_of(path: Path) -> str:
 def load_audio(path: Path) -> Audio:
     """Decode any PyAV-readable file to 16 kHz float32, keeping left and right apart for stereo.
 
-    More than two channels are mixed down to one: multi-track exports have no fixed side order.
+    More than two channels are mixed down to one, each counted equally: multi-track exports have
+    no fixed side order.
     Raises InputError for an empty, unreadable, silent or too-short file.
     """
     if path.stat().st_size == 0:
@@ -98,7 +99,10 @@ def load_audio(path: Path) -> Audio:
             source_channels = stream.codec_context.channels or 1
             source_rate = stream.codec_context.sample_rate or 0
             layout = "stereo" if source_channels == 2 else "mono"
-            samples = _decode(container, layout)
+            if source_channels > 2:
+                samples = _mix_down(_decode(container, None), source_channels)
+            else:
+                samples = _decode(container, layout)
     except InputError:
         raise
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as error:
@@ -115,7 +119,18 @@ def load_audio(path: Path) -> Audio:
     return audio
 
 
-def _decode(container: av.container.InputContainer, layout: str) -> np.ndarray:
+def _mix_down(interleaved: np.ndarray, channels: int) -> np.ndarray:
+    """Every channel counted equally (FFmpeg's own downmix drops a 7.1 file's LFE channel, and
+    in a multi-track export that may be someone's microphone), as loud as the loudest one."""
+    tracks = interleaved[: len(interleaved) // channels * channels].reshape(-1, channels)
+    mixed = tracks.mean(axis=1)
+    peak = float(np.abs(mixed).max()) if mixed.size else 0.0
+    if peak > 0:
+        mixed *= min(float(np.abs(tracks).max()) / peak, channels)
+    return mixed.astype(np.float32)
+
+
+def _decode(container: av.container.InputContainer, layout: str | None) -> np.ndarray:
     resampler = av.AudioResampler(format="s16", layout=layout, rate=SAMPLE_RATE)
     chunks = []
     for frame in container.decode(audio=0):
