@@ -252,6 +252,30 @@ def diarize(call_ids, every, db) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("state", required=False, type=click.Choice(["on", "off"]))
+@db_option
+def pii(state, db) -> None:
+    """Show or set PII redaction for this database (off unless turned on).
+
+    On: emails, phone numbers, payment card numbers and US SSNs are masked ([email], [phone],
+    [card], [ssn]) in transcripts, word timings and quotes, for every new call and, at once, for
+    every call already stored. Recordings are kept as uploaded. Masked text cannot be unmasked.
+
+    Example:
+
+        analyzer pii on
+    """
+    store = _store(db, create=True)
+    ingestor = Ingestor(store, load_trackers(), IngestOptions(smart=False))
+    if state is None:
+        console.print(f"PII redaction is {'on' if ingestor.redact else 'off'} for {store.path}")
+        return
+    masked = ingestor.set_redaction(state == "on")
+    detail = f"; {masked} stored utterance(s) masked" if state == "on" else ""
+    console.print(f"PII redaction {state} for {store.path}{detail}", soft_wrap=True)
+
+
 @cli.group()
 def reps() -> None:
     """Reps' voice profiles, which tell the rep apart in mono recordings."""

@@ -18,6 +18,7 @@ from analyzer.diarize import label_mono, rep_voice, voice_of
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.metrics import compute as compute_metrics
 from analyzer.records import CallMeta, CallRecord, Transcript, Utterance
+from analyzer.redact import redact_text, redact_transcript, redact_utterance
 from analyzer.sources import (
     SUPPORTED_EXTENSIONS,
     kind_of,
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.csv"
 MIN_ENROLL_SPEECH_S = 5.0
+REDACT_SETTING = "redact_pii"
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class Ingestor:
             return Outcome(path, "failed", call_id, reason)
         try:
             transcript = self._transcript(path, meta)
+            if self.redact:  # before anything is tagged or stored
+                transcript = redact_transcript(transcript)
             mentions = tuple(self.tagger.tag(transcript.utterances))
             metrics = compute_metrics(transcript.utterances, transcript.duration_s)
         except AnalyzerError as error:
@@ -255,6 +259,24 @@ class Ingestor:
             )
         )
         return transcript
+
+    @property
+    def redact(self) -> bool:
+        """Read at every call, so a running app follows `analyzer pii on` at once."""
+        return self.store.path.exists() and self.store.setting(REDACT_SETTING) == "on"
+
+    def set_redaction(self, on: bool) -> int:
+        """Turn PII redaction on or off for this database. Turning it on also masks every call
+        already stored (text, words, snippets; not audio). Returns the utterances masked."""
+        self.store.set_setting(REDACT_SETTING, "on" if on else "off")
+        if not on:
+            return 0
+        masked = sum(
+            self.store.rewrite_call_text(call_id, redact_utterance, redact_text)
+            for call_id in self.store.call_ids()
+        )
+        self.store.refresh_search_index()  # search must not find what was masked
+        return masked
 
     def profiles(self):
         """The reps' voice profiles as the database knows them now."""

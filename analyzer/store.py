@@ -17,7 +17,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,6 +155,11 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 enrolled_at TIMESTAMP
             )""",
         ),
+    ),
+    (
+        6,
+        "settings of this database (PII redaction)",
+        ("CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR)",),
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -417,6 +422,66 @@ class Store:
             connection.execute("DELETE FROM call_metrics WHERE call_id = ?", [call_id])
             self._insert(connection, "mentions", _mention_table(call_id, mentions))
             self._insert(connection, "call_metrics", _metrics_table(call_id, metrics))
+
+    def setting(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM settings WHERE key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value]
+            )
+
+    def rewrite_call_text(
+        self,
+        call_id: str,
+        utterance: Callable[[Utterance], Utterance],
+        snippet: Callable[[str], str],
+    ) -> int:
+        """Pass a stored call's utterances (with their words) and mention snippets through the
+        given functions and store what changed, atomically; returns the utterances changed."""
+        with self._transaction() as connection:
+            texts = connection.execute(
+                "SELECT idx, text FROM utterances WHERE call_id = ? ORDER BY idx", [call_id]
+            ).fetchall()
+            words: dict[int, list[tuple[int, str]]] = {}
+            for u_idx, w_idx, word in connection.execute(
+                "SELECT utterance_idx, idx, word FROM words WHERE call_id = ? ORDER BY 1, 2",
+                [call_id],
+            ).fetchall():
+                words.setdefault(u_idx, []).append((w_idx, word))
+            changed = 0
+            for idx, text in texts:
+                theirs = words.get(idx, [])
+                before = Utterance("", "", 0.0, 0.0, text or "",
+                                   tuple(Word(0.0, 0.0, " " + w) for _, w in theirs))  # fmt: skip
+                after = utterance(before)
+                if after.text == before.text:
+                    continue
+                changed += 1
+                connection.execute(
+                    "UPDATE utterances SET text = ? WHERE call_id = ? AND idx = ?",
+                    [after.text, call_id, idx],
+                )
+                masked = [[new.text.strip(), call_id, idx, w_idx]
+                          for (w_idx, old), new in zip(theirs, after.words, strict=True)
+                          if new.text.strip() != old]  # fmt: skip
+                if masked:
+                    connection.executemany(
+                        "UPDATE words SET word = ? WHERE call_id = ? AND utterance_idx = ? "
+                        "AND idx = ?",
+                        masked,
+                    )
+            for (old,) in connection.execute(
+                "SELECT DISTINCT snippet FROM mentions WHERE call_id = ?", [call_id]
+            ).fetchall():
+                if old and snippet(old) != old:
+                    connection.execute(
+                        "UPDATE mentions SET snippet = ? WHERE call_id = ? AND snippet = ?",
+                        [snippet(old), call_id, old],
+                    )
+        return changed
 
     def add_voice_profile(
         self, name: str, source_path: str, sha256: str, speech_s: float, embedding
