@@ -202,3 +202,19 @@ def test_app_queries_keep_working_while_another_process_ingests(tmp_path):
     assert ingest.returncode == 0, log.read_text()
     assert len(queries.calls()) == len(gold)
     assert len(seen) > 1  # the reader saw the database grow while it was being written
+
+
+@pytest.mark.parametrize("hostile", ["x' OR 1=1 --", "'; DROP TABLE calls; --", "%", "_", "\\"])
+def test_user_strings_are_only_ever_parameters(store, hostile):
+    """Filters and search text are bound parameters: a hostile string matches nothing (or
+    itself) and changes nothing."""
+    from analyzer.store import CallFilter, Queries
+
+    store.save_call(record())
+    queries = Queries(store)
+    assert queries.calls(CallFilter(reps=(hostile,), accounts=(hostile,))).empty
+    assert queries.rep_topics(CallFilter(categories=(hostile,))).empty
+    found = queries.search(hostile)
+    assert all(hostile.strip("%_") in text for text in found.get("text", []))
+    assert store.mentions(rep=hostile, category=hostile) == []
+    assert [row["call_id"] for row in store.calls()] == ["c1"]  # nothing dropped
