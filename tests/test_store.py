@@ -194,14 +194,20 @@ def test_app_queries_keep_working_while_another_process_ingests(tmp_path):
         stdout=subprocess.DEVNULL, stderr=log.open("wb"),
     )  # fmt: skip
     queries = Queries(Store(db))
-    seen = set()
+    per_call = """SELECT c.call_id, count(u.idx) AS n FROM calls c
+                  LEFT JOIN utterances u USING (call_id) GROUP BY ALL"""
+    seen, snapshots = set(), []
     while ingest.poll() is None:
         seen.add(len(queries.calls()))  # would raise StoreError on a lock conflict
         queries.rep_topics()
+        snapshots.append(dict(queries.store.frame(per_call).itertuples(index=False)))
         time.sleep(0.05)  # a busy app page, not a tight loop that would starve the writer
     assert ingest.returncode == 0, log.read_text()
     assert len(queries.calls()) == len(gold)
     assert len(seen) > 1  # the reader saw the database grow while it was being written
+    final = dict(queries.store.frame(per_call).itertuples(index=False))
+    # No torn read: whenever a call was visible, all of its utterances were.
+    assert all(final[call] == n for snapshot in snapshots for call, n in snapshot.items())
 
 
 @pytest.mark.parametrize("hostile", ["x' OR 1=1 --", "'; DROP TABLE calls; --", "%", "_", "\\"])
