@@ -33,6 +33,7 @@ from analyzer.speakers import (
     assign_roles,
     build_profiles,
     name_speakers,
+    profile_for,
     split_sides,
 )
 from analyzer.store import Store
@@ -282,16 +283,16 @@ class Ingestor:
         """The reps' voice profiles as the database knows them now."""
         return build_profiles(self.store.voice_samples())
 
-    def reidentify(self, on_done: Callable[[str, str], None] | None = None) -> int:
+    def reidentify(self) -> int:
         """Calls whose rep was guessed, or stayed unknown, whose rep now has a voice profile that
         matches one of the call's voices: relabel their speakers from the stored voices (no audio
         needed) and redo the mentions and metrics that depend on roles. Returns how many."""
         profiles = self.profiles()
         changed = 0
         for row in self.store.calls_needing_roles():
+            if profile_for(row["rep"], profiles) is None:
+                continue  # nothing new to match: skip reading the call
             voices = self.store.voices(row["call_id"])
-            if not voices or not row["rep"]:
-                continue
             centroids = np.array([v.embedding for v in voices], dtype=np.float32)
             utterances = self.store.utterances(row["call_id"])
             texts = [" ".join(u.text for u in utterances if u.speaker == v.speaker) for v in voices]
@@ -312,8 +313,6 @@ class Ingestor:
             metrics = compute_metrics(utterances, self.store.duration_s(row["call_id"]))
             self.store.relabel_speakers(row["call_id"], mapping, roles_from, mentions, metrics)
             changed += 1
-            if on_done:
-                on_done(row["call_id"], row["rep"])
         return changed
 
     def ingest_many(

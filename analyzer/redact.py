@@ -104,8 +104,8 @@ def _kind_of(text: str, start: int, digits: str, groups: list[int], plus: bool) 
         groups == [11] and digits[0] == "1"
     ):
         return "phone"
-    years = all(_YEAR.fullmatch(part) for part in _split(digits, groups))
     if len(groups) >= 3 and all(1 <= size <= 4 for size in groups) and 10 <= count <= 13:
+        years = all(_YEAR.fullmatch(part) for part in _split(digits, groups))
         return None if years else "phone"
     return None
 

@@ -170,6 +170,11 @@ def build_profiles(samples: Sequence[dict]) -> dict[str, Profile]:
     return profiles
 
 
+def profile_for(rep: str | None, profiles: dict[str, Profile]) -> Profile | None:
+    """The profile of the call's rep, by name ("Priya" finds "Priya Shah")."""
+    return next((p for name, p in profiles.items() if rep and is_same_person(name, rep)), None)
+
+
 def match_profile(centroids: np.ndarray, profile: Profile) -> int | None:
     """The speaker whose voice is the profile's, or None when none is clearly it."""
     similarity = centroids @ profile.embedding
@@ -214,7 +219,7 @@ def name_speakers(
     Only the call's own rep is looked for: matching every enrolled voice against every speaker
     would, with many reps enrolled, sooner or later call a customer by a rep's name."""
     count = len(centroids)
-    profile = next((p for name, p in profiles.items() if rep and is_same_person(name, rep)), None)
+    profile = profile_for(rep, profiles)
     rep_index = match_profile(centroids, profile) if profile else None
     if rep_index is not None:
         roles_from = "voice profile"
