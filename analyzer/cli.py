@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from analyzer import access
 from analyzer.config import DB_ENV_VAR, app_path, default_db_path, sample_calls_dir
 from analyzer.errors import AnalyzerError
 from analyzer.pipeline import IngestOptions, Ingestor, Outcome, collect_inputs
@@ -314,6 +315,80 @@ def list_reps(db) -> None:
     _print_table(_store(db).voice_profile_summary(), "voice profiles")
 
 
+@cli.group()
+def users() -> None:
+    """App logins and teams. With at least one login the app asks everyone to sign in, and
+    each role sees its own calls: a rep their own, a manager their team's, a CS lead and an
+    admin every call. With none, the app serves only the computer it runs on."""
+
+
+@users.command(name="add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(access.ROLES), required=True)
+@click.option("--rep", help="For a rep: their name as it appears on calls.")
+@click.option("--team", help="For a manager: the team they see. For a rep: the team they are in.")
+@click.option("--sso", is_flag=True, help="No password: signs in through OIDC as this email.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@db_option
+def add_user(username, role, rep, team, sso, password_stdin, db) -> None:
+    """Add a login (or replace one of the same USERNAME); asks for its password.
+
+    Examples:
+
+        analyzer users add priya --role rep --rep "Priya Shah" --team East
+
+        analyzer users add dana --role manager --team East
+
+        analyzer users add lee@example.com --role cs_lead --sso
+    """
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not sso:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = access.add_user(
+            _store(db, create=True), username, role, rep=rep, team=team, password=password
+        )
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+    console.print(f"login {user.username} saved: {user.label}", soft_wrap=True)
+
+
+@users.command(name="list")
+@db_option
+def list_users(db) -> None:
+    """The logins, their roles, and the teams."""
+    store = _store(db)
+    _print_table(store.users(), "logins")
+    _print_table(store.teams(), "teams")
+
+
+@users.command(name="remove")
+@click.argument("username")
+@db_option
+def remove_user(username, db) -> None:
+    """Remove a login; a session signed in with it ends at its next click."""
+    if not _store(db).remove_user(access.normalize(username)):
+        raise click.ClickException(f"no login named {username!r}")
+    console.print(f"login {username} removed")
+
+
+@users.command(name="team")
+@click.argument("team")
+@click.argument("reps", nargs=-1, required=True)
+@db_option
+def set_team(team, reps, db) -> None:
+    """Put REPS (names as on calls) in TEAM, whether or not they have a login.
+
+    Example:
+
+        analyzer users team East "Priya Shah" "Marcus Lee"
+    """
+    _store(db, create=True).set_team(team, reps)
+    console.print(f"team {team}: {', '.join(_store(db).team_reps(team))}", soft_wrap=True)
+
+
 @cli.command()
 @click.option("--rep")
 @click.option("--account")
@@ -607,8 +682,9 @@ def demo(calls_dir, db, port, no_app) -> None:
     os.environ[DB_ENV_VAR] = str(db.resolve())
     # No file watcher: it would watch the whole checkout (.venv included) for edits, flood
     # the log with inotify overflows, and nothing a user does needs the app to reload itself.
+    # Only this computer: the demo has no logins (see `analyzer users`).
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-               "--server.fileWatcherType", "none"]  # fmt: skip
+               "--server.address", "localhost", "--server.fileWatcherType", "none"]  # fmt: skip
     os.execv(sys.executable, command)  # the app takes over this process; Ctrl-C stops it
 
 

@@ -161,6 +161,21 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "settings of this database (PII redaction)",
         ("CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR)",),
     ),
+    (
+        7,
+        "app logins and teams",
+        (
+            """CREATE TABLE users (
+                username VARCHAR PRIMARY KEY,
+                role VARCHAR NOT NULL,
+                rep VARCHAR,
+                team VARCHAR,
+                password_hash VARCHAR,
+                created_at TIMESTAMP
+            )""",
+            "CREATE TABLE teams (rep VARCHAR PRIMARY KEY, team VARCHAR NOT NULL)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -432,6 +447,58 @@ class Store:
             connection.execute(
                 "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value]
             )
+
+    # --- logins and teams (analyzer.access decides what they mean) ----------------------------
+
+    def users(self) -> list[dict]:
+        if self.schema_version() < 7:
+            return []
+        return self._read(
+            "SELECT username, role, rep, team, password_hash IS NOT NULL AS has_password "
+            "FROM users ORDER BY username"
+        )
+
+    def user(self, username: str) -> dict | None:
+        if self.schema_version() < 7:
+            return None
+        rows = self._read(
+            "SELECT username, role, rep, team, password_hash FROM users WHERE username = ?",
+            [username],
+        )
+        return rows[0] if rows else None
+
+    def save_user(
+        self, username: str, role: str, rep: str | None, team: str | None, password_hash: str | None
+    ) -> None:
+        """Add or replace a login; a rep's team is recorded for their manager too."""
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?, ?, now())",
+                [username, role, rep, team, password_hash],
+            )
+            if rep and team:
+                connection.execute("INSERT OR REPLACE INTO teams VALUES (?, ?)", [rep, team])
+
+    def remove_user(self, username: str) -> bool:
+        with self._transaction() as connection:
+            gone = connection.execute(
+                "DELETE FROM users WHERE username = ? RETURNING username", [username]
+            ).fetchall()
+        return bool(gone)
+
+    def set_team(self, team: str, reps: Sequence[str]) -> None:
+        with self._transaction() as connection:
+            for rep in reps:
+                connection.execute("INSERT OR REPLACE INTO teams VALUES (?, ?)", [rep, team])
+
+    def team_reps(self, team: str) -> list[str]:
+        rows = self._read("SELECT rep FROM teams WHERE team = ? ORDER BY rep", [team])
+        return [row["rep"] for row in rows]
+
+    def teams(self) -> list[dict]:
+        if self.schema_version() < 7:
+            return []
+        return self._read("SELECT team, rep FROM teams ORDER BY team, rep")
 
     def rewrite_call_text(
         self,
@@ -777,13 +844,14 @@ def _mention_table(call_id: str, mentions: Sequence[Mention]) -> pa.Table:
 
 
 # --- the app's read queries ------------------------------------------------------------------
-# Every query starts from the calls a CallFilter picks, written once as a CTE with bound
-# parameters; no user string is ever formatted into SQL.
+# Every query starts from the calls a reader may see (their Scope) and a CallFilter picks,
+# written once as a CTE with bound parameters; no user string is ever formatted into SQL.
 
 _PICKED = """
 WITH picked AS (
     SELECT * FROM calls c
     WHERE c.status = 'ok'
+      AND (?::BOOLEAN OR list_contains(?::VARCHAR[], c.rep))
       AND (?::DATE IS NULL OR c.call_date >= ?::DATE)
       AND (?::DATE IS NULL OR c.call_date <= ?::DATE)
       AND (?::VARCHAR IS NULL OR c.call_type = ?::VARCHAR)
@@ -797,6 +865,19 @@ hits AS (
     WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], m.category))
 )
 """
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose calls a reader may see: every call, or only the calls of these reps."""
+
+    reps: tuple[str, ...] | None = None
+
+    def params(self) -> list:
+        return [self.reps is None, list(self.reps or ())]
+
+
+EVERYTHING = Scope()
 
 
 @dataclass(frozen=True)
@@ -820,20 +901,32 @@ class CallFilter:
 
 
 class Queries:
-    """Read-only views for the app and reports, as DataFrames."""
+    """Read-only views for the app and reports, as DataFrames. Every view, the by-id ones
+    included, sees only the calls in `scope`."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, scope: Scope = EVERYTHING):
         self.store = store
+        self.scope = scope
+
+    def scoped(self, scope: Scope) -> Queries:
+        return Queries(self.store, scope)
+
+    def _params(self, where: CallFilter, extra: Sequence = ()) -> list:
+        return [*self.scope.params(), *where.params(), *extra]
 
     def _frame(self, body: str, where: CallFilter, extra: Sequence = ()) -> pd.DataFrame:
-        return self.store.frame(_PICKED + body, [*where.params(), *extra])
+        return self.store.frame(_PICKED + body, self._params(where, extra))
+
+    def _one_call(self, body: str, call_id: str) -> pd.DataFrame:
+        """`body` (which binds `call_id` once) reads from `picked`, so a call out of scope
+        gives no rows."""
+        return self._frame(body, CallFilter(), [call_id])
 
     def options(self) -> dict[str, list]:
         """Values the filters can take."""
-        calls = self.store.frame(
-            "SELECT DISTINCT rep, account, call_type, call_date FROM calls WHERE status = 'ok'"
-        )
-        categories = self.store.frame("SELECT DISTINCT category FROM mentions ORDER BY 1")
+        calls = self._frame("SELECT DISTINCT rep, account, call_type, call_date FROM picked",
+                            CallFilter())  # fmt: skip
+        categories = self._frame("SELECT DISTINCT category FROM hits ORDER BY 1", CallFilter())
         if calls.empty:
             return {"reps": [], "accounts": [], "categories": [], "dates": []}
         return {
@@ -922,26 +1015,29 @@ class Queries:
         )
 
     def call(self, call_id: str) -> dict | None:
-        rows = self.store.frame(
+        rows = self._one_call(
             """SELECT call_id, call_date, rep, account, call_type, title, duration_s,
                       source_path, source_kind, channels, roles_from, asr_model, status, error
-               FROM calls WHERE call_id = ?""",
-            [call_id],
+               FROM picked WHERE call_id = ?""",
+            call_id,
         )
         return None if rows.empty else rows.iloc[0].to_dict()
 
     def call_utterances(self, call_id: str) -> pd.DataFrame:
-        return self.store.frame(
-            "SELECT idx, speaker, role, start_s, end_s, text FROM utterances "
-            "WHERE call_id = ? ORDER BY idx",
-            [call_id],
+        return self._one_call(
+            """SELECT u.idx, u.speaker, u.role, u.start_s, u.end_s, u.text
+               FROM utterances u JOIN picked p USING (call_id)
+               WHERE u.call_id = ? ORDER BY u.idx""",
+            call_id,
         )
 
     def call_mentions(self, call_id: str) -> pd.DataFrame:
-        return self.store.frame(
-            "SELECT utterance_idx, category, tracker, term, start_s, end_s, snippet, score, method "
-            "FROM mentions WHERE call_id = ? ORDER BY start_s",
-            [call_id],
+        return self._one_call(
+            """SELECT m.utterance_idx, m.category, m.tracker, m.term, m.start_s, m.end_s,
+                      m.snippet, m.score, m.method
+               FROM mentions m JOIN picked p USING (call_id)
+               WHERE m.call_id = ? ORDER BY m.start_s""",
+            call_id,
         )
 
     def search(self, text: str, where: CallFilter = CallFilter(), limit: int = 100):
@@ -959,14 +1055,14 @@ class Queries:
                     score="fts_main_utterances.match_bm25(u.uid, ?)",
                     match="score IS NOT NULL",
                 ),
-                [*where.params(), text, limit],
+                self._params(where, [text, limit]),
                 fts=True,
             )
         except (StoreError, duckdb.Error) as error:  # no extension, or no index built yet
             logger.info("full-text search unavailable (%s); using substring match", error)
             return self.store.frame(
                 _PICKED + body.format(score="1.0", match="u.text ILIKE '%' || ? || '%'"),
-                [*where.params(), text, limit],
+                self._params(where, [text, limit]),
             )
 
     def risk_inputs(self, where: CallFilter = CallFilter()):
@@ -1007,6 +1103,8 @@ class Queries:
         )
 
     def call_metrics(self, call_id: str) -> pd.DataFrame:
-        return self.store.frame(
-            "SELECT * FROM call_metrics WHERE call_id = ? ORDER BY role", [call_id]
+        return self._one_call(
+            """SELECT m.* FROM call_metrics m JOIN picked p USING (call_id)
+               WHERE m.call_id = ? ORDER BY m.role""",
+            call_id,
         )

@@ -55,3 +55,27 @@ def stereo_call(tmp_path_factory, call_audio):
     from analyzer.synth import write_wav
 
     return write_wav(tmp_path_factory.mktemp("calls") / "stereo_call.wav", call_audio[0])
+
+
+@pytest.fixture
+def open_page(monkeypatch):
+    """Open the app on `db` (at `page`, with URL query `params`); the database stays set for
+    the whole test, so later reruns see it too."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    def open_(db: Path, page: str | None = None, **params) -> AppTest:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        monkeypatch.setenv("ANALYZER_DB", str(db))
+        app = AppTest.from_file(str(Path(__file__).parents[1] / "app.py"), default_timeout=60)
+        for key, value in params.items():
+            app.query_params[key] = value
+        app.run()
+        if page:
+            app.switch_page(page)
+            app.run()
+        assert not app.exception, app.exception
+        return app
+
+    return open_

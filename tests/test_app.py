@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from streamlit.testing.v1 import AppTest
 
 from analyzer.cli import cli
 from analyzer.errors import InputError
@@ -17,7 +16,6 @@ from analyzer.store import Store
 from analyzer.ui.jobs import JobRunner, accept_upload
 
 ROOT = Path(__file__).parents[1]
-APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -34,29 +32,6 @@ def app_db(tmp_path_factory, stereo_call):
                                       "--call-type", "sales", "--date", "2026-11-19"])  # fmt: skip
     assert result.exit_code == 0, result.output
     return db
-
-
-@pytest.fixture
-def open_page(monkeypatch):
-    """Open the app on `db` (at `page`, with URL query `params`); the database stays set for
-    the whole test, so later reruns see it too."""
-    import streamlit as st
-
-    def open_(db: Path, page: str | None = None, **params) -> AppTest:
-        st.cache_data.clear()
-        st.cache_resource.clear()
-        monkeypatch.setenv("ANALYZER_DB", str(db))
-        app = AppTest.from_file(APP, default_timeout=60)
-        for key, value in params.items():
-            app.query_params[key] = value
-        app.run()
-        if page:
-            app.switch_page(page)
-            app.run()
-        assert not app.exception, app.exception
-        return app
-
-    return open_
 
 
 def test_team_trends(open_page, app_db):
@@ -169,7 +144,7 @@ def test_background_ingest_of_an_upload(tmp_path):
     store = Store(tmp_path / "bg.duckdb")
     kept = accept_upload(store, "meeting.vtt", (ROOT / "tests/data/meeting.vtt").read_bytes())
     runner = JobRunner(store)
-    job = runner.submit([kept], make_meta(rep="Priya Shah", account="Acme"))
+    job = runner.submit([kept], make_meta(rep="Priya Shah", account="Acme"), owner="local")
     runner.executor.shutdown(wait=True)
     assert job.done and job.outcomes[0].status == "ok"
     assert store.calls()[0]["account"] == "Acme"

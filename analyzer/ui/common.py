@@ -10,8 +10,9 @@ import streamlit as st
 from analyzer.config import default_db_path
 from analyzer.risk import AccountRisk, account_risks
 from analyzer.risk import call_warnings as warnings_for_call
-from analyzer.store import CallFilter, Queries, Store
+from analyzer.store import CallFilter, Queries, Scope, Store
 from analyzer.ui.jobs import JobRunner
+from analyzer.ui.login import signed_in
 
 CATEGORY_LABELS = {
     "competitor": "Competitors",
@@ -29,7 +30,15 @@ def get_queries(db_path: str) -> Queries:
 
 
 def queries() -> Queries:
-    return get_queries(str(default_db_path()))
+    """Queries over the calls the signed-in user may see."""
+    return get_queries(str(default_db_path())).scoped(signed_in()[1])
+
+
+def require(allowed: bool) -> None:
+    """Stop a page its user's role may not open (navigation already hides it)."""
+    if not allowed:
+        st.error("Your role cannot open this page.")
+        st.stop()
 
 
 @st.cache_resource
@@ -46,18 +55,19 @@ def data_version() -> int:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def cached(name: str, version: int, db_path: str, *args, **kwargs) -> pd.DataFrame:
-    """Run `Queries.<name>` once per data version and arguments."""
-    return getattr(get_queries(db_path), name)(*args, **kwargs)
+def cached(name: str, version: int, db_path: str, scope: Scope, *args, **kwargs) -> pd.DataFrame:
+    """Run `Queries.<name>` once per data version, scope and arguments."""
+    return getattr(get_queries(db_path).scoped(scope), name)(*args, **kwargs)
 
 
 def run(name: str, *args, **kwargs):
-    return cached(name, data_version(), str(default_db_path()), *args, **kwargs)
+    """`Queries.<name>(*args)` over the signed-in user's calls, cached."""
+    return cached(name, data_version(), str(default_db_path()), signed_in()[1], *args, **kwargs)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _cached_risks(version: int, db_path: str, where: CallFilter) -> list[AccountRisk]:
-    return account_risks(*get_queries(db_path).risk_inputs(where))
+def _cached_risks(version: int, db_path: str, scope: Scope, where: CallFilter):
+    return account_risks(*get_queries(db_path).scoped(scope).risk_inputs(where))
 
 
 def call_warnings(call: dict, utterances: pd.DataFrame, mentions: pd.DataFrame):
@@ -80,13 +90,20 @@ def call_warnings(call: dict, utterances: pd.DataFrame, mentions: pd.DataFrame):
 
 def risks(where: CallFilter) -> list[AccountRisk]:
     """Accounts by churn risk, recomputed when the data changes."""
-    return _cached_risks(data_version(), str(default_db_path()), where)
+    return _cached_risks(data_version(), str(default_db_path()), signed_in()[1], where)
 
 
 def require_calls() -> dict:
     """Stop the page with a how-to when the database holds no calls; else the filter options."""
     options = run("options")
-    if not options["reps"] and not options["accounts"]:
+    user, scope = signed_in()
+    if not options["dates"] and scope.reps is not None:
+        st.info(
+            f"No calls for you yet ({user.label}): a rep sees their own calls, a manager "
+            "those of their team's reps."
+        )
+        st.stop()
+    if not options["dates"]:
         st.info(
             f"No calls in `{queries().store.path}` yet. Upload recordings on the **Upload** page, "
             'or from a terminal:\n\n```\nanalyzer ingest call.wav --rep "Priya Shah" '

@@ -75,6 +75,7 @@ class Job:
     """One upload batch: its files and what happened to each so far."""
 
     files: list[Path]
+    owner: str  # who uploaded it; only they see its progress
     outcomes: list[Outcome] = field(default_factory=list)
     error: str | None = None
 
@@ -101,8 +102,8 @@ class JobRunner:
             self._ingestor = Ingestor(self.store, trackers, options)
         return self._ingestor
 
-    def submit(self, files: list[Path], meta: CallMeta) -> Job:
-        job = Job(files)
+    def submit(self, files: list[Path], meta: CallMeta, owner: str) -> Job:
+        job = Job(files, owner)
         self.jobs.append(job)
         self.executor.submit(self._run, job, meta)
         return job
@@ -113,6 +114,9 @@ class JobRunner:
             ingestor.ingest_many(job.files, {}, meta, on_done=job.outcomes.append)
         except AnalyzerError as error:
             job.error = str(error)
+
+    def jobs_of(self, owner: str) -> list[Job]:
+        return [job for job in self.jobs if job.owner == owner]
 
     def retag(self) -> int:
         """Re-run the (possibly edited) trackers over every stored call."""

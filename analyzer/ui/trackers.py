@@ -14,13 +14,14 @@ from analyzer.config import default_trackers_path
 from analyzer.embeddings import load_embedder
 from analyzer.errors import TrackerError
 from analyzer.trackers import load_trackers
-from analyzer.ui.common import CATEGORY_LABELS, queries, runner
+from analyzer.ui.common import CATEGORY_LABELS, queries, require, runner
 from analyzer.ui.jobs import (
     team_smart_trackers,
     user_examples_dir,
     user_smart_path,
     user_trackers_path,
 )
+from analyzer.ui.login import signed_in
 
 EXAMPLES_TEMPLATE = """# A smart tracker learns a topic from sentences said in any words
 # (models/examples/GUIDE.md). Give a few dozen of each; hard negatives matter as much.
@@ -48,6 +49,7 @@ trackers:
 """
 
 st.title("Trackers")
+require(signed_in()[0].can_edit_trackers)
 store = queries().store
 path = user_trackers_path(store)
 tracker_set = load_trackers(path if path.exists() else None)

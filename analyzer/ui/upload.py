@@ -10,8 +10,10 @@ from analyzer.errors import InputError
 from analyzer.sources import SUPPORTED_EXTENSIONS, make_meta
 from analyzer.ui.common import queries, runner
 from analyzer.ui.jobs import MAX_UPLOAD_BYTES, accept_upload
+from analyzer.ui.login import signed_in
 
 st.title("Upload calls")
+user, _ = signed_in()
 store = queries().store
 jobs = runner(str(store.path))
 st.caption(
@@ -25,7 +27,13 @@ with st.form("upload", clear_on_submit=True):
         type=sorted(ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS),
     )
     left, right = st.columns(2)
-    rep = left.text_input("Rep", placeholder="Priya Shah")
+    if user.role == "rep":  # a rep's uploads are their own calls
+        left.text_input("Rep", value=user.rep, disabled=True)
+        rep = user.rep
+    elif user.role == "manager":  # and a manager's, their team's
+        rep = left.selectbox("Rep", store.team_reps(user.team))
+    else:
+        rep = left.text_input("Rep", placeholder="Priya Shah")
     account = right.text_input("Account", placeholder="Acme Logistics")
     call_type = left.selectbox(
         "Call type", ["sales", "cs"], format_func={"sales": "Sales", "cs": "Customer success"}.get
@@ -44,17 +52,18 @@ if submitted:
             st.error(f"{upload.name}: rejected, {error}")
     if accepted:
         meta = make_meta(rep=rep, account=account, call_type=call_type, date=call_date)
-        jobs.submit(accepted, meta)
+        jobs.submit(accepted, meta, owner=user.username)
         st.toast(f"Analyzing {len(accepted)} file(s)…")
 
 
 @st.fragment(run_every=1.0)
 def progress() -> None:
-    for number, job in enumerate(reversed(jobs.jobs), start=1):
+    mine = jobs.jobs_of(user.username)
+    for number, job in enumerate(reversed(mine), start=1):
         done = len(job.outcomes)
         st.progress(
             done / len(job.files),
-            text=f"Upload {len(jobs.jobs) - number + 1}: {done} of {len(job.files)} analyzed",
+            text=f"Upload {len(mine) - number + 1}: {done} of {len(job.files)} analyzed",
         )
         for outcome in job.outcomes:
             if outcome.status == "ok":
@@ -70,6 +79,6 @@ def progress() -> None:
             st.error(job.error)
 
 
-if jobs.jobs:
+if jobs.jobs_of(user.username):
     st.subheader("Progress")
     progress()
