@@ -94,14 +94,37 @@ def add_user(
     return User(username, role, rep, team)
 
 
-def configured(store: Store) -> bool:
-    """Whether the app requires a login."""
-    return bool(store.users())
+@dataclass(frozen=True)
+class Directory:
+    """Every login and team as one read found them; the app reads it again whenever the
+    database changes, so a removed login or a new team member applies at the next click."""
 
+    users: dict[str, User]
+    teams: dict[str, str]  # rep -> team
 
-def find_user(store: Store, username: str) -> User | None:
-    row = store.user(normalize(username))
-    return User(row["username"], row["role"], row["rep"], row["team"]) if row else None
+    @classmethod
+    def read(cls, store: Store) -> Directory:
+        users, teams = store.logins()
+        return cls(
+            {row["username"]: User(**row) for row in users},
+            {row["rep"]: row["team"] for row in teams},
+        )
+
+    @property
+    def configured(self) -> bool:
+        """Whether the app requires a login."""
+        return bool(self.users)
+
+    def find(self, username: str) -> User | None:
+        return self.users.get(normalize(username))
+
+    def scope_for(self, user: User) -> Scope:
+        """The calls `user` may see."""
+        if user.role == "rep":
+            return Scope(reps=(user.rep,) if user.rep else ())
+        if user.role == "manager":
+            return Scope(reps=tuple(sorted(r for r, t in self.teams.items() if t == user.team)))
+        return EVERYTHING
 
 
 def check_password(store: Store, username: str, password: str) -> User | None:
@@ -115,15 +138,6 @@ def check_password(store: Store, username: str, password: str) -> User | None:
     except (VerificationError, InvalidHashError):
         return None
     return User(row["username"], row["role"], row["rep"], row["team"])
-
-
-def scope_for(store: Store, user: User) -> Scope:
-    """The calls `user` may see, read afresh so a changed team applies at once."""
-    if user.role == "rep":
-        return Scope(reps=(user.rep,) if user.rep else ())
-    if user.role == "manager":
-        return Scope(reps=tuple(store.team_reps(user.team)) if user.team else ())
-    return EVERYTHING
 
 
 class Throttle:

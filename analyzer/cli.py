@@ -17,7 +17,7 @@ from rich.table import Table
 from analyzer import access
 from analyzer.config import DB_ENV_VAR, app_path, default_db_path, sample_calls_dir
 from analyzer.errors import AnalyzerError
-from analyzer.pipeline import IngestOptions, Ingestor, Outcome, collect_inputs
+from analyzer.pipeline import IngestOptions, Ingestor, Outcome, collect_inputs, redaction
 from analyzer.records import CALL_TYPES
 from analyzer.sources import make_meta
 from analyzer.speakers import parse_channel_roles
@@ -255,26 +255,42 @@ def diarize(call_ids, every, db) -> None:
 
 @cli.command()
 @click.argument("state", required=False, type=click.Choice(["on", "off"]))
+@click.option("--audio", is_flag=True, help="With on: also beep the identifiers in the audio.")
 @db_option
-def pii(state, db) -> None:
+def pii(state, audio, db) -> None:
     """Show or set PII redaction for this database (off unless turned on).
 
     On: emails, phone numbers, payment card numbers and US SSNs are masked ([email], [phone],
     [card], [ssn]) in transcripts, word timings and quotes, for every new call and, at once, for
-    every call already stored. Recordings are kept as uploaded. Masked text cannot be unmasked.
+    every call already stored. Masked text cannot be unmasked.
+
+    Recordings are kept as uploaded. With --audio the app plays only a copy with a beep over
+    each masked word (redacted/ beside the database), written for every stored and new
+    recording; `pii on` without --audio, or `pii off`, deletes the copies.
 
     Example:
 
-        analyzer pii on
+        analyzer pii on --audio
     """
     store = _store(db, create=True)
-    ingestor = Ingestor(store, load_trackers(), IngestOptions(smart=False))
     if state is None:
-        console.print(f"PII redaction is {'on' if ingestor.redact else 'off'} for {store.path}")
+        text, beeped = redaction(store)
+        status = ("on, audio beeped" if beeped else "on") if text else "off"
+        console.print(f"PII redaction is {status} for {store.path}", soft_wrap=True)
         return
-    masked = ingestor.set_redaction(state == "on")
+    if audio and state == "off":
+        raise click.UsageError("--audio goes with on")
+    ingestor = Ingestor(store, load_trackers(), IngestOptions(smart=False))
+    masked, beeped, missing = ingestor.set_redaction(state == "on", audio=audio)
     detail = f"; {masked} stored utterance(s) masked" if state == "on" else ""
+    if audio:
+        detail += f"; {beeped} recording(s) beeped"
     console.print(f"PII redaction {state} for {store.path}{detail}", soft_wrap=True)
+    for call_id in missing:
+        console.print(
+            f"[yellow]{call_id}: recording gone, nothing to beep; the app will not play it",
+            soft_wrap=True,
+        )
 
 
 @cli.group()

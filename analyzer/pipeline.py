@@ -7,20 +7,24 @@ written call: the store commits a finished call in one transaction, or a `failed
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from pathvalidate import sanitize_filename
 
 from analyzer.combined import CombinedTagger, load_smart_tagger
 from analyzer.diarize import label_mono, rep_voice, voice_of
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.metrics import compute as compute_metrics
-from analyzer.records import CallMeta, CallRecord, Transcript, Utterance
-from analyzer.redact import redact_text, redact_transcript, redact_utterance
+from analyzer.records import CallMeta, CallRecord, Transcript, Utterance, Word
+from analyzer.redact import beep, masked_spans, redact_text, redact_transcript, redact_utterance
 from analyzer.sources import (
+    SAMPLE_RATE,
     SUPPORTED_EXTENSIONS,
+    encode,
     kind_of,
     load_audio,
     read_json_meta,
@@ -46,6 +50,39 @@ logger = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.csv"
 MIN_ENROLL_SPEECH_S = 5.0
 REDACT_SETTING = "redact_pii"
+BEEP_SETTING = "redact_audio"
+
+
+def redaction(store: Store) -> tuple[bool, bool]:
+    """(text redaction on, audio beeped too) for this database, read afresh each time so a
+    running app follows `analyzer pii` at once."""
+    if not store.path.exists():
+        return False, False
+    text = store.setting(REDACT_SETTING) == "on"
+    return text, text and store.setting(BEEP_SETTING) == "on"
+
+
+def redacted_audio_dir(store: Store) -> Path:
+    return store.path.resolve().parent / "redacted"
+
+
+def redacted_audio_path(store: Store, call_id: str) -> Path:
+    """The beeped copy of a call's recording, the only one the app plays while audio redaction
+    is on."""
+    return redacted_audio_dir(store) / f"{sanitize_filename(call_id, replacement_text='_')}.ogg"
+
+
+def write_redacted_audio(source: Path, words: Iterable[Word], out: Path) -> int:
+    """Write `source` with a beep over every masked word to `out` (Opus), atomically; returns
+    how many stretches were beeped."""
+    spans = masked_spans(words)
+    channels = [beep(channel, SAMPLE_RATE, spans) for channel in load_audio(source).channels]
+    samples = np.stack(channels, axis=1) if len(channels) == 2 else channels[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.stem}.partial.ogg")
+    encode(partial, samples, bit_rate=32_000)
+    partial.replace(out)
+    return len(spans)
 
 
 @dataclass(frozen=True)
@@ -158,9 +195,14 @@ class Ingestor:
             )
             return Outcome(path, "failed", call_id, reason)
         try:
-            transcript = self._transcript(path, meta)
-            if self.redact:  # before anything is tagged or stored
+            redact, beeped = redaction(self.store)
+            transcript = self._transcript(path, meta, redact)
+            if redact:  # again after speaker separation regrouped the words; before storing
                 transcript = redact_transcript(transcript)
+            if beeped and transcript.source_kind == "audio":  # before the call can be opened
+                out = redacted_audio_path(self.store, call_id)
+                words = (word for u in transcript.utterances for word in u.words)
+                write_redacted_audio(path, words, out)
             mentions = tuple(self.tagger.tag(transcript.utterances))
             metrics = compute_metrics(transcript.utterances, transcript.duration_s)
         except AnalyzerError as error:
@@ -184,7 +226,7 @@ class Ingestor:
         self.store.save_call(record)
         return Outcome(path, "failed", call_id, reason)
 
-    def _transcript(self, path: Path, meta: CallMeta) -> Transcript:
+    def _transcript(self, path: Path, meta: CallMeta, redact: bool = False) -> Transcript:
         kind = kind_of(path)
         if kind != "audio":
             utterances = assign_roles(read_transcript(path, kind), meta.rep)
@@ -202,6 +244,8 @@ class Ingestor:
         transcript = transcribe(
             sides, audio.duration_s, model_name=self.options.model, prompt=self.prompt
         )
+        if redact:  # before separation can cut an identifier in two
+            transcript = redact_transcript(transcript)
         if len(sides) == 2:
             rep_side = next((s for s in sides if s.role == "rep"), None)
             voice = rep_voice(transcript, rep_side.samples) if rep_side else None
@@ -261,23 +305,32 @@ class Ingestor:
         )
         return transcript
 
-    @property
-    def redact(self) -> bool:
-        """Read at every call, so a running app follows `analyzer pii on` at once."""
-        return self.store.path.exists() and self.store.setting(REDACT_SETTING) == "on"
-
-    def set_redaction(self, on: bool) -> int:
-        """Turn PII redaction on or off for this database. Turning it on also masks every call
-        already stored (text, words, snippets; not audio). Returns the utterances masked."""
+    def set_redaction(self, on: bool, *, audio: bool = False) -> tuple[int, int, list[str]]:
+        """Turn PII redaction on or off for this database, with beeped audio copies or not.
+        Turning it on also masks every call already stored (text, words, snippets), and with
+        `audio` writes a beeped copy of each stored recording; turning audio off deletes the
+        copies. Returns (utterances masked, recordings beeped, calls whose recording is gone)."""
         self.store.set_setting(REDACT_SETTING, "on" if on else "off")
+        self.store.set_setting(BEEP_SETTING, "on" if on and audio else "off")
+        if not (on and audio):
+            shutil.rmtree(redacted_audio_dir(self.store), ignore_errors=True)
         if not on:
-            return 0
+            return 0, 0, []
         masked = sum(
             self.store.rewrite_call_text(call_id, redact_utterance, redact_text)
             for call_id in self.store.call_ids()
         )
         self.store.refresh_search_index()  # search must not find what was masked
-        return masked
+        beeped, missing = 0, []
+        for row in self.store.recordings() if audio else []:
+            source = Path(row["source_path"] or "")
+            if not source.is_file():
+                missing.append(row["call_id"])
+                continue
+            out = redacted_audio_path(self.store, row["call_id"])
+            write_redacted_audio(source, self.store.words(row["call_id"]), out)
+            beeped += 1
+        return masked, beeped, missing
 
     def profiles(self):
         """The reps' voice profiles as the database knows them now."""

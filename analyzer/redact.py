@@ -12,11 +12,17 @@ any extension. Other numbers - prices, years, order and invoice numbers - are le
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from analyzer.records import Transcript, Utterance, Word
 
 MASKS = {"email": "[email]", "phone": "[phone]", "card": "[card]", "ssn": "[ssn]"}
+BEEP_HZ = 1000.0
+BEEP_LEVEL = 0.2  # about -14 dBFS: clearly a beep, not painful
+BEEP_PAD_S = 0.15  # word timings are approximate: cover a little either side
 DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
@@ -148,16 +154,24 @@ def redact_text(text: str) -> str:
 
 
 def redact_words(words: tuple[Word, ...], spans: list[Span]) -> tuple[Word, ...]:
-    """Each word that overlaps an identifier (words are Whisper tokens whose joined text, less
-    leading space, is the utterance text) shows the mask instead."""
+    """The words that overlap one identifier (words are Whisper tokens whose joined text, less
+    leading space, is the utterance text) become one word showing its mask, timed from the
+    first to the last: where the audio beeps, and what speaker separation regroups."""
     if not spans or not words:
         return words
     offset = -(len(words[0].text) - len(words[0].text.lstrip()))
-    masked = []
+    masked: list[Word] = []
+    previous = None
     for word in words:
         begin, offset = offset, offset + len(word.text)
         hit = next((s for s in spans if s.start < offset and begin < s.end), None)
-        masked.append(replace(word, text=" " + MASKS[hit.kind]) if hit else word)
+        if hit is None:
+            masked.append(word)
+        elif hit is previous:
+            masked[-1] = replace(masked[-1], end_s=word.end_s)
+        else:
+            masked.append(replace(word, text=" " + MASKS[hit.kind]))
+        previous = hit
     return tuple(masked)
 
 
@@ -174,3 +188,29 @@ def redact_utterance(utterance: Utterance) -> Utterance:
 
 def redact_transcript(transcript: Transcript) -> Transcript:
     return replace(transcript, utterances=tuple(redact_utterance(u) for u in transcript.utterances))
+
+
+def masked_spans(words: Iterable[Word], pad_s: float = BEEP_PAD_S):
+    """(start_s, end_s) of every masked word, padded and merged: where the audio must beep."""
+    masks = set(MASKS.values())
+    spans = sorted(
+        (max(0.0, w.start_s - pad_s), w.end_s + pad_s) for w in words if w.text.strip() in masks
+    )
+    merged: list[tuple[float, float]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def beep(samples: np.ndarray, rate: int, spans: Sequence[tuple[float, float]]) -> np.ndarray:
+    """A copy of `samples` (one channel) with a tone in place of the audio in each span."""
+    out = samples.astype(np.float32, copy=True)
+    for start, end in spans:
+        first, last = int(start * rate), min(len(out), int(end * rate))
+        if last > first:
+            t = np.arange(last - first, dtype=np.float32) / rate
+            out[first:last] = BEEP_LEVEL * np.sin(2 * np.pi * BEEP_HZ * t)
+    return out

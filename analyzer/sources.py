@@ -326,3 +326,51 @@ def read_manifest(path: Path) -> dict[str, CallMeta]:
         except InputError as error:
             raise InputError(f"manifest {path.name} line {line}: {error}") from error
     return manifest
+
+
+def encode(
+    path: Path,
+    samples: np.ndarray,
+    rate: int = SAMPLE_RATE,
+    codec: str | None = None,
+    sample_format: str | None = None,
+    bit_rate: int | None = None,
+) -> Path:
+    """Write `samples` ((n,) or (n, 2)) with PyAV in the container `path`'s suffix implies."""
+    codec = (
+        codec
+        or {
+            ".mp3": "libmp3lame",
+            ".ogg": "libopus",
+            ".opus": "libopus",
+            ".flac": "flac",
+            ".m4a": "aac",
+            ".webm": "libopus",
+            ".mp4": "aac",
+            ".wav": "pcm_s16le",
+        }[path.suffix]
+    )
+    data = np.atleast_2d(samples.T if samples.ndim == 2 else samples).astype(np.float32)
+    layout = "stereo" if data.shape[0] == 2 else "mono"
+    out_rate = 48_000 if codec == "libopus" else rate
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=out_rate, layout=layout)
+        if sample_format:
+            stream.format = sample_format
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(
+                data.reshape(1, -1) if layout == "mono" else data.T.reshape(1, -1)
+            ),
+            format="flt",
+            layout=layout,
+        )
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=out_rate)
+        for chunk in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(chunk):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

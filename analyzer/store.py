@@ -327,6 +327,11 @@ class Store:
                 raise StoreError("full-text search needs the duckdb-ext-fts package")
             return connection.execute(sql, list(params)).df()
 
+    def stamp(self) -> int:
+        """Changes whenever anything is written (the file or its WAL), for caches to key on."""
+        wal = self.path.with_name(self.path.name + ".wal")
+        return sum(p.stat().st_mtime_ns for p in (self.path, wal) if p.exists())
+
     # --- schema --------------------------------------------------------------------------------
 
     def migrate(self, *, target: int = SCHEMA_VERSION) -> int:
@@ -456,6 +461,18 @@ class Store:
         return self._read(
             "SELECT username, role, rep, team, password_hash IS NOT NULL AS has_password "
             "FROM users ORDER BY username"
+        )
+
+    def logins(self) -> tuple[list[dict], list[dict]]:
+        """Every login (with its password hash) and every team membership, in one read."""
+        if self.schema_version() < 7:
+            return [], []
+        with self._connect(read_only=True) as connection:
+            users = connection.execute("SELECT username, role, rep, team FROM users").fetchall()
+            teams = connection.execute("SELECT rep, team FROM teams").fetchall()
+        return (
+            [dict(zip(("username", "role", "rep", "team"), row, strict=True)) for row in users],
+            [dict(zip(("rep", "team"), row, strict=True)) for row in teams],
         )
 
     def user(self, username: str) -> dict | None:
@@ -723,6 +740,13 @@ class Store:
         return self._read(
             """SELECT call_id FROM calls WHERE status = 'ok' AND source_kind = 'audio'
                  AND coalesce(roles_from, '') <> 'channels' ORDER BY call_id"""
+        )
+
+    def recordings(self) -> list[dict]:
+        """Stored calls made from a recording, with where it was."""
+        return self._read(
+            """SELECT call_id, source_path FROM calls WHERE status = 'ok' AND source_kind = 'audio'
+               ORDER BY call_id"""
         )
 
     def voice_profile_summary(self) -> list[dict]:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from analyzer.synth import PHONE_RATE, add_noise, encode, synthesize_call, telephone
+from analyzer.sources import encode
+from analyzer.synth import PHONE_RATE, add_noise, synthesize_call, telephone
 
 HERE = Path(__file__).resolve().parent
 STEREO_BIT_RATE = 24_000  # Opus, speech: clear at a quarter of the size of 96 kbit/s

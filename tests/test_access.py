@@ -87,7 +87,8 @@ def test_every_query_sees_only_the_calls_of_the_role(db, username, visible):
     everything = call_ids(Queries(store).calls())
     assert len(everything) == 24
     visible = visible or everything
-    queries = Queries(store).scoped(access.scope_for(store, access.find_user(store, username)))
+    directory = access.Directory.read(store)
+    queries = Queries(store).scoped(directory.scope_for(directory.find(username)))
 
     assert call_ids(queries.calls()) == visible
     assert call_ids(queries.moments()) <= visible and call_ids(queries.moments())
@@ -114,10 +115,11 @@ def test_every_query_sees_only_the_calls_of_the_role(db, username, visible):
 def test_a_manager_sees_a_rep_added_to_the_team_at_once(tmp_path, db):
     store = Store(tmp_path / "copy.duckdb")
     store.path.write_bytes(db.read_bytes())
-    dana = access.find_user(store, "dana")
-    assert "Tom Becker" not in access.scope_for(store, dana).reps
+    directory = access.Directory.read(store)
+    dana = directory.find("dana")
+    assert directory.scope_for(dana).reps == ("Elena Ruiz", "Priya Shah")
     store.set_team("East", ["Tom Becker"])
-    assert "Tom Becker" in access.scope_for(store, dana).reps
+    assert "Tom Becker" in access.Directory.read(store).scope_for(dana).reps
 
 
 def test_users_cli(tmp_path):
@@ -219,3 +221,14 @@ def test_without_logins_the_app_is_single_user_and_says_so(open_page, tmp_path):
     app = open_page(store.path)
     assert "Single-user mode" in app.sidebar.caption[0].value
     assert "No calls in" in app.info[0].value
+
+
+def test_a_removed_login_is_signed_out_at_the_next_click(open_page, db, tmp_path):
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(db.read_bytes())
+    app = open_page(copy)
+    sign_in(app, "dana", PASSWORD)
+    assert app.metric[0].value == "12"
+    Store(copy).remove_user("dana")
+    app.run()
+    assert [title.value for title in app.title] == ["Call analyzer"] and not app.metric

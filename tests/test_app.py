@@ -71,6 +71,22 @@ def test_call_page_plays_from_the_moment(open_page, app_db):
     assert not app.dataframe[0].value.empty  # tracked moments
 
 
+def test_call_page_plays_only_the_beeped_copy_under_audio_redaction(open_page, app_db, tmp_path):
+    from analyzer.pipeline import redacted_audio_path
+
+    db = tmp_path / "redacted.duckdb"
+    shutil.copy(app_db, db)
+    result = CliRunner().invoke(cli, ["pii", "on", "--audio", "--db", str(db)])
+    assert "1 recording(s) beeped" in result.output, result.output
+    app = open_page(db, "analyzer/ui/call.py", call="audio-1")
+    assert app.get("audio")
+    assert "Identifiers are beeped" in " ".join(c.value for c in app.caption)
+    redacted_audio_path(Store(db), "audio-1").unlink()
+    app = open_page(db, "analyzer/ui/call.py", call="audio-1")
+    assert not app.get("audio")  # never the original instead
+    assert "no beeped copy" in app.warning[0].value
+
+
 def test_call_page_for_a_transcript(open_page, app_db):
     app = open_page(app_db, "analyzer/ui/call.py", call="globex-04")
     assert app.title[0].value == "Renewal discussion"

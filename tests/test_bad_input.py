@@ -15,8 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
+from analyzer.sources import encode
 from analyzer.store import Store
-from analyzer.synth import encode, write_wav
+from analyzer.synth import write_wav
 
 DATA = Path(__file__).parent / "data"
 INJECTION = "Robert'); DROP TABLE calls;--"

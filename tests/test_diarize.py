@@ -115,7 +115,8 @@ def test_upgrade_marks_how_old_calls_got_their_roles(tmp_path):
 @pytest.fixture(scope="module")
 def customer_first(tmp_path_factory):
     """A mono MP3 where the customer speaks first, the rep's enrollment clip, the true turns."""
-    from analyzer.synth import encode, speak, synthesize_call, write_wav
+    from analyzer.sources import encode
+    from analyzer.synth import speak, synthesize_call, write_wav
 
     folder = tmp_path_factory.mktemp("mono")
     stereo, truth = synthesize_call(CUSTOMER_FIRST, rep_cents=0, customer_cents=300, seed=3)

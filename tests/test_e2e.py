@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.synth import encode
+from analyzer.sources import encode
 
 pytestmark = pytest.mark.slow
 

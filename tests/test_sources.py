@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from analyzer.errors import InputError
-from analyzer.sources import kind_of, load_audio, make_meta, read_manifest, read_transcript
-from analyzer.synth import encode, speak, write_wav
+from analyzer.sources import encode, kind_of, load_audio, make_meta, read_manifest, read_transcript
+from analyzer.synth import speak, write_wav
 
 
 @pytest.fixture(scope="module")

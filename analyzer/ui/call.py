@@ -7,12 +7,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from analyzer.pipeline import redacted_audio_path, redaction
 from analyzer.ui.common import (
     CATEGORY_LABELS,
     ROLE_LABELS,
     call_warnings,
     fmt_date,
     for_display,
+    queries,
     require_calls,
     run,
 )
@@ -123,12 +125,21 @@ st.markdown(
 )
 
 source = Path(call["source_path"] or "")
+_, beeped = redaction(queries().store)
+if beeped:  # only the copy with identifiers beeped may be played
+    source = redacted_audio_path(queries().store, call_id)
 if call["source_kind"] == "audio" and source.is_file():
     st.audio(
         str(source), format=AUDIO_FORMATS.get(source.suffix.lower(), "audio/wav"), start_time=start
     )
-    if start:
-        st.caption(f"Starting at {seconds(start)}.")
+    note = "Identifiers are beeped in this recording. " if beeped else ""
+    if note or start:
+        st.caption(note + (f"Starting at {seconds(start)}." if start else ""))
+elif call["source_kind"] == "audio" and beeped:
+    st.warning(
+        "PII redaction covers audio, and this call has no beeped copy (its recording was gone "
+        "when redaction was turned on), so it is not played."
+    )
 elif call["source_kind"] == "audio":
     st.warning(f"The recording is no longer at {source}.")
 else:

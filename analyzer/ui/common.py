@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -49,9 +47,7 @@ def runner(db_path: str) -> JobRunner:
 
 def data_version() -> int:
     """Changes whenever a call is written, so cached results refresh without a restart."""
-    path = Path(queries().store.path)
-    wal = path.with_name(path.name + ".wal")
-    return sum(p.stat().st_mtime_ns for p in (path, wal) if p.exists())
+    return queries().store.stamp()
 
 
 @st.cache_data(ttl=300, show_spinner=False)

@@ -31,11 +31,17 @@ def sso_configured() -> bool:
         return False
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def _directory(db_path: str, stamp: int) -> access.Directory:
+    return access.Directory.read(Store(db_path))
+
+
 def sign_in(store: Store) -> User:
     """The user of this session, after a login when logins are configured; stops the script
     with the sign-in form until then. Also records their scope for `signed_in()`."""
-    user = _resolve(store)
-    st.session_state[_SIGNED_IN] = (user, access.scope_for(store, user))
+    directory = _directory(str(store.path), store.stamp())
+    user = _resolve(store, directory)
+    st.session_state[_SIGNED_IN] = (user, directory.scope_for(user))
     _account_box(user)
     return user
 
@@ -48,8 +54,8 @@ def signed_in() -> tuple[User, Scope]:
     return st.session_state[_SIGNED_IN]
 
 
-def _resolve(store: Store) -> User:
-    if not access.configured(store):
+def _resolve(store: Store, directory: access.Directory) -> User:
+    if not directory.configured:
         if not _from_this_computer():
             st.error(
                 "No logins are configured, so this app only serves the computer it runs on. "
@@ -59,14 +65,14 @@ def _resolve(store: Store) -> User:
         return LOCAL_USER
     username = st.session_state.get("username")
     if username:
-        user = access.find_user(store, username)
+        user = directory.find(username)
         if user:
             return user
         del st.session_state["username"]  # removed since they signed in
     sso = sso_configured()
     if sso and st.user.is_logged_in:
         email = str(st.user.get("email") or "")
-        user = access.find_user(store, email) if email else None
+        user = directory.find(email) if email else None
         if user:
             return user
         st.error(
