@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import statistics
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -73,166 +74,165 @@ class AccountRisk:
     points: float
     calls: int
     last_call: dt.date
-    evidence: tuple[Evidence, ...]  # biggest contribution first
+    evidence: tuple[Evidence, ...]  # biggest contribution first, at most MAX_EVIDENCE moments
+    totals: tuple[tuple[str, int, float], ...] = ()  # (kind, items, points), every item counted
 
     def summary(self, kinds: int = 2) -> str:
         """The kinds of evidence that weigh most, e.g. "4 churn signals (32 pts) · tone (11)"."""
-        totals: dict[str, list[Evidence]] = {}
-        for item in self.evidence:
-            totals.setdefault(item.kind, []).append(item)
-        ranked = sorted(totals.items(), key=lambda kv: -sum(e.points for e in kv[1]))[:kinds]
         parts = []
-        for kind, items in ranked:
-            points = sum(e.points for e in items)
+        for kind, count, points in sorted(self.totals, key=lambda t: -t[2])[:kinds]:
             label = KIND_LABELS.get(kind, kind)
-            what = items[0].detail if len(items) == 1 else f"{len(items)} × {label}"
+            first = next(e for e in self.evidence if e.kind == kind)
+            what = first.detail if count == 1 else f"{count} × {label}"
             parts.append(f"{what} ({points:.0f} pts)")
         return " · ".join(parts)
 
 
-@lru_cache(maxsize=1)
-def _sentiment():
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
-def tone(text: str) -> float:
-    """VADER compound score, -1 (negative) to 1 (positive)."""
-    return _sentiment().polarity_scores(text)["compound"]
-
-
-def _decay(config: RiskConfig, as_of: dt.date, when: dt.date) -> float:
-    age = max(0, (as_of - when).days)
-    return 0.5 ** (age / config.half_life_days)
-
-
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
+# Moments beyond these, per account, count in the score and the totals but are not listed.
+MAX_EVIDENCE = 50
 
 
 def account_risks(
     calls: pd.DataFrame,
     mentions: pd.DataFrame,
-    utterances: pd.DataFrame,
+    tones: pd.DataFrame,
     config: RiskConfig | None = None,
     as_of: dt.date | None = None,
 ) -> list[AccountRisk]:
-    """Risk per account, highest first.
+    """Risk per account, highest first; `Queries.risk_inputs` gives the three frames.
 
     calls: call_id, account, call_type, call_date; mentions: call_id, category, term, role,
-    snippet, start_s; utterances (customer side): call_id, text, start_s.
+    snippet, start_s; tones (customer side of each CS call): call_id, tone (mean),
+    worst_text, worst_start_s. Moments are scored in bulk; each account then costs a few list
+    operations, so 100k calls take seconds, not minutes.
     """
     config = config or load_config()
+    calls = calls.dropna(subset=["account", "call_date"])
     if calls.empty:
         return []
-    calls = calls.dropna(subset=["account", "call_date"])
-    as_of = as_of or max(_date(d) for d in calls["call_date"])
-    by_call = calls.set_index("call_id")
+    calls = calls.assign(call_date=pd.to_datetime(calls["call_date"]).dt.date)
+    calls = calls.sort_values(["account", "call_date", "call_id"], kind="stable")
+    as_of = as_of or max(calls["call_date"])
+    moments = _moments(config, as_of, calls, mentions)
+    totals: dict[str, list[tuple[str, int, float]]] = {}
+    for (account, kind), count, points in zip(*_group_sums(moments), strict=True):
+        totals.setdefault(account, []).append((kind, count, points))
+    evidence = _top_moments(moments)
+    tone_of = {
+        row.call_id: (float(row.tone), row.worst_text, row.worst_start_s)
+        for row in tones.itertuples(index=False)
+        if pd.notna(row.tone)
+    }
     risks = []
-    for account, own in calls.groupby("account"):
-        own = own.sort_values("call_date")
-        evidence: list[Evidence] = []
-        evidence += _moment_evidence(
-            config, as_of, by_call, mentions[mentions["call_id"].isin(own["call_id"])]
-        )
-        evidence += _tone_evidence(config, own, utterances)
-        evidence += _silence_evidence(config, own, as_of)
-        evidence.sort(key=lambda e: -e.points)
-        points = sum(e.points for e in evidence)
+    for account, ids, types, dates in _calls_by_account(calls):
+        cs = [(i, d) for i, t, d in zip(ids, types, dates, strict=True) if t != "sales"]
+        found = list(evidence.get(account, ()))
+        kinds = {kind: (count, points) for kind, count, points in totals.get(account, ())}
+        for extra in _tone_evidence(config, cs, tone_of) + _silence_evidence(config, cs, as_of):
+            found.append(extra)
+            count, points = kinds.get(extra.kind, (0, 0.0))
+            kinds[extra.kind] = (count + 1, points + extra.points)
+        found.sort(key=lambda e: -e.points)
+        points = sum(points for _, points in kinds.values())
         risks.append(
             AccountRisk(
                 account=account,
                 score=round(100 * (1 - math.exp(-points / config.scale))),
                 points=round(points, 2),
-                calls=len(own),
-                last_call=_date(own["call_date"].iloc[-1]),
-                evidence=tuple(evidence),
+                calls=len(ids),
+                last_call=dates[-1],
+                evidence=tuple(found),
+                totals=tuple((kind, *total) for kind, total in kinds.items()),
             )
         )
     return sorted(risks, key=lambda r: (-r.score, r.account))
 
 
-def _moment_evidence(config, as_of, by_call, mentions: pd.DataFrame) -> list[Evidence]:
-    found = []
+def _calls_by_account(calls: pd.DataFrame):
+    """(account, call ids, call types, dates) per account, calls by date; `calls` is sorted."""
+    accounts = calls["account"].to_numpy()
+    bounds = np.flatnonzero(accounts[1:] != accounts[:-1]) + 1
+    columns = [calls[c].tolist() for c in ("call_id", "call_type", "call_date")]
+    for first, last in zip(np.r_[0, bounds], np.r_[bounds, len(accounts)], strict=True):
+        yield accounts[first], *(column[first:last] for column in columns)
+
+
+def _moments(config, as_of: dt.date, calls: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFrame:
+    """Every moment that carries risk, with its decayed points: churn signals, competitors (not
+    the CRMs customers integrate with) and pain points said by the customer in CS calls."""
     weights = {
         "churn_signal": config.churn_signal,
         "competitor": config.competitor_in_cs_call,
         "pain_point": config.pain_point_in_cs_call,
     }
-    for m in mentions.itertuples():
-        call = by_call.loc[m.call_id]
-        if call["call_type"] == "sales" or m.category not in weights or m.role == "rep":
-            continue
-        if m.category == "competitor" and m.term in config.crm:
-            continue
-        when = _date(call["call_date"])
-        points = weights[m.category] * _decay(config, as_of, when)
-        label = {
-            "churn_signal": "Churn signal",
-            "competitor": f"Competitor: {m.term}",
-            "pain_point": "Pain point",
-        }[m.category]
-        found.append(
-            Evidence(m.category, round(points, 2), label, m.call_id, when, m.start_s, m.snippet)
+    found = mentions[mentions["category"].isin(list(weights)) & (mentions["role"] != "rep")]
+    found = found[~((found["category"] == "competitor") & found["term"].isin(config.crm))]
+    found = found.merge(calls[["call_id", "account", "call_type", "call_date"]], on="call_id")
+    found = found[found["call_type"] != "sales"]
+    age = (pd.Timestamp(as_of) - pd.to_datetime(found["call_date"])).dt.days.clip(lower=0)
+    points = found["category"].map(weights).astype(float) * 0.5 ** (age / config.half_life_days)
+    label = np.where(
+        found["category"] == "competitor",
+        "Competitor: " + found["term"].astype(str),
+        found["category"].map({"churn_signal": "Churn signal", "pain_point": "Pain point"}),
+    )
+    return found.assign(kind=found["category"], points=points.round(2), label=label)
+
+
+def _group_sums(moments: pd.DataFrame):
+    """((account, kind) keys, counts, point sums) over every moment."""
+    grouped = moments.groupby(["account", "kind"])["points"].agg(["size", "sum"])
+    return grouped.index.tolist(), grouped["size"].tolist(), grouped["sum"].tolist()
+
+
+def _top_moments(moments: pd.DataFrame) -> dict[str, list[Evidence]]:
+    """Each account's MAX_EVIDENCE weightiest moments (among equals, the newest first)."""
+    top = (
+        moments.sort_values(
+            ["points", "call_date", "start_s"], ascending=[False, False, True], kind="stable"
         )
-    return found
+        .groupby("account", sort=False)
+        .head(MAX_EVIDENCE)
+    )
+    evidence: dict[str, list[Evidence]] = {}
+    columns = ("account", "kind", "points", "label", "call_id", "call_date", "start_s", "snippet")
+    for account, *fields in zip(*(top[c].tolist() for c in columns), strict=True):
+        evidence.setdefault(account, []).append(Evidence(*fields))
+    return evidence
 
 
-def _tone_evidence(config, own: pd.DataFrame, utterances: pd.DataFrame) -> list[Evidence]:
-    own = own[own["call_type"] != "sales"]
-    per_call = []
-    for call in own.itertuples():
-        said = utterances[utterances["call_id"] == call.call_id]
-        if said.empty:
-            continue
-        scores = [tone(text) for text in said["text"]]
-        worst = int(pd.Series(scores).idxmin()) if scores else 0
-        per_call.append((call, sum(scores) / len(scores), said.iloc[worst], scores[worst]))
+def _tone_evidence(config, cs_calls: list, tone_of: dict) -> list[Evidence]:
+    """Customer tone (VADER, stored per utterance) falling to the latest CS call, or negative
+    in it; the quote is that call's most negative line. `cs_calls`: (call_id, date) by date."""
+    per_call = [(call_id, day, *tone_of[call_id]) for call_id, day in cs_calls
+                if call_id in tone_of]  # fmt: skip
     if not per_call:
         return []
-    last, last_tone, worst_row, _ = per_call[-1]
+    call_id, day, last_tone, quote, second = per_call[-1]
     found = []
     if len(per_call) > 1 and last_tone < config.sentiment_positive:
-        before = sum(t for _, t, _, _ in per_call[:-1]) / (len(per_call) - 1)
+        before = sum(t[2] for t in per_call[:-1]) / (len(per_call) - 1)
         drop = before - last_tone
         if drop > 0:
             points = config.sentiment_drop * min(1.0, drop / 0.5)
+            detail = f"Customer tone fell from {before:+.2f} to {last_tone:+.2f}"
             found.append(
-                Evidence(
-                    "sentiment",
-                    round(points, 2),
-                    f"Customer tone fell from {before:+.2f} to {last_tone:+.2f}",
-                    last.call_id,
-                    _date(last.call_date),
-                    worst_row["start_s"],
-                    worst_row["text"],
-                )
+                Evidence("sentiment", round(points, 2), detail, call_id, day, second, quote)
             )
     if last_tone < 0:
         points = config.negative_last_call * min(1.0, -last_tone / 0.5)
-        found.append(
-            Evidence(
-                "sentiment",
-                round(points, 2),
-                f"Negative customer tone ({last_tone:+.2f})",
-                last.call_id,
-                _date(last.call_date),
-                worst_row["start_s"],
-                worst_row["text"],
-            )
-        )
+        detail = f"Negative customer tone ({last_tone:+.2f})"
+        found.append(Evidence("sentiment", round(points, 2), detail, call_id, day, second, quote))
     return found
 
 
-def _silence_evidence(config, own: pd.DataFrame, as_of: dt.date) -> list[Evidence]:
+def _silence_evidence(config, cs_calls: list, as_of: dt.date) -> list[Evidence]:
     """Only customers (accounts with CS calls) go quiet; a prospect between deals does not."""
-    own = own[own["call_type"] != "sales"]
-    if own.empty:
+    if not cs_calls:
         return []
-    dates = sorted({_date(d) for d in own["call_date"]})
+    dates = sorted({day for _, day in cs_calls})
     gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
-    cadence = float(pd.Series(gaps).median()) if gaps else config.default_cadence_days
+    cadence = float(statistics.median(gaps)) if gaps else config.default_cadence_days
     quiet = (as_of - dates[-1]).days
     overdue = quiet / max(cadence, 1.0)
     if overdue <= 1.5:

@@ -28,6 +28,7 @@ import pyarrow as pa
 from analyzer.errors import StoreError
 from analyzer.metrics import CallMetrics
 from analyzer.records import CallRecord, Mention, Utterance, Voice, Word
+from analyzer.sentiment import tone
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,11 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE TABLE teams (rep VARCHAR PRIMARY KEY, team VARCHAR NOT NULL)",
         ),
     ),
+    (
+        TONE_VERSION := 8,
+        "customer tone per utterance, stored for account risk",
+        ("ALTER TABLE utterances ADD COLUMN tone DOUBLE",),  # filled by _backfill_tone
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -191,6 +197,7 @@ _UTTERANCE_SCHEMA = pa.schema(
         ("start_s", pa.float64()),
         ("end_s", pa.float64()),
         ("text", pa.string()),
+        ("tone", pa.float64()),
     ]
 )
 _WORD_SCHEMA = pa.schema(
@@ -353,6 +360,8 @@ class Store:
                 try:
                     for statement in statements:
                         connection.execute(statement)
+                    if version == TONE_VERSION:
+                        _backfill_tone(connection)
                     connection.execute(
                         "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                         [version, name, dt.datetime.now()],
@@ -529,34 +538,29 @@ class Store:
             texts = connection.execute(
                 "SELECT idx, text FROM utterances WHERE call_id = ? ORDER BY idx", [call_id]
             ).fetchall()
-            words: dict[int, list[tuple[int, str]]] = {}
-            for u_idx, w_idx, word in connection.execute(
-                "SELECT utterance_idx, idx, word FROM words WHERE call_id = ? ORDER BY 1, 2",
+            words: dict[int, list[Word]] = {}
+            for u_idx, start_s, end_s, word, probability in connection.execute(
+                "SELECT utterance_idx, start_s, end_s, word, probability FROM words "
+                "WHERE call_id = ? ORDER BY utterance_idx, idx",
                 [call_id],
             ).fetchall():
-                words.setdefault(u_idx, []).append((w_idx, word))
+                words.setdefault(u_idx, []).append(Word(start_s, end_s, " " + word, probability))
             changed = 0
             for idx, text in texts:
-                theirs = words.get(idx, [])
-                before = Utterance("", "", 0.0, 0.0, text or "",
-                                   tuple(Word(0.0, 0.0, " " + w) for _, w in theirs))  # fmt: skip
+                before = Utterance("", "", 0.0, 0.0, text or "", tuple(words.get(idx, ())))
                 after = utterance(before)
                 if after.text == before.text:
                     continue
                 changed += 1
                 connection.execute(
-                    "UPDATE utterances SET text = ? WHERE call_id = ? AND idx = ?",
-                    [after.text, call_id, idx],
+                    "UPDATE utterances SET text = ?, tone = ? WHERE call_id = ? AND idx = ?",
+                    [after.text, tone(after.text), call_id, idx],
                 )
-                masked = [[new.text.strip(), call_id, idx, w_idx]
-                          for (w_idx, old), new in zip(theirs, after.words, strict=True)
-                          if new.text.strip() != old]  # fmt: skip
-                if masked:
-                    connection.executemany(
-                        "UPDATE words SET word = ? WHERE call_id = ? AND utterance_idx = ? "
-                        "AND idx = ?",
-                        masked,
+                if after.words != before.words:  # masked words may merge: store them anew
+                    connection.execute(
+                        "DELETE FROM words WHERE call_id = ? AND utterance_idx = ?", [call_id, idx]
                     )
+                    self._insert(connection, "words", _word_rows(call_id, idx, after.words))
             for (old,) in connection.execute(
                 "SELECT DISTINCT snippet FROM mentions WHERE call_id = ?", [call_id]
             ).fetchall():
@@ -770,6 +774,19 @@ class Store:
         return counts
 
 
+def _backfill_tone(connection: duckdb.DuckDBPyConnection) -> None:
+    """Score the tone of utterances stored before it was kept (schema 8)."""
+    rows = connection.execute("SELECT uid, text FROM utterances WHERE tone IS NULL").fetchall()
+    if rows:
+        scored = pa.table({"uid": [uid for uid, _ in rows],
+                           "tone": [tone(text or "") for _, text in rows]})  # fmt: skip
+        connection.register("scored", scored)
+        connection.execute(
+            "UPDATE utterances SET tone = scored.tone FROM scored WHERE utterances.uid = scored.uid"
+        )
+        connection.unregister("scored")
+
+
 def _utterance_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
     return pa.Table.from_pylist(
         [
@@ -782,6 +799,7 @@ def _utterance_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
                 "start_s": u.start_s,
                 "end_s": u.end_s,
                 "text": u.text,
+                "tone": tone(u.text),
             }
             for index, u in enumerate(utterances)
         ],
@@ -789,7 +807,7 @@ def _utterance_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
     )
 
 
-def _word_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
+def _word_rows(call_id: str, u_index: int, words: Sequence[Word]) -> pa.Table:
     return pa.Table.from_pylist(
         [
             {
@@ -801,11 +819,15 @@ def _word_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
                 "word": w.text.strip(),
                 "probability": w.probability,
             }
-            for u_index, u in enumerate(utterances)
-            for w_index, w in enumerate(u.words)
+            for w_index, w in enumerate(words)
         ],
         schema=_WORD_SCHEMA,
     )
+
+
+def _word_table(call_id: str, utterances: Sequence[Utterance]) -> pa.Table:
+    parts = [_word_rows(call_id, u_index, u.words) for u_index, u in enumerate(utterances)]
+    return pa.concat_tables(parts) if parts else _WORD_SCHEMA.empty_table()
 
 
 def _voice_table(call_id: str, voices: Sequence[Voice]) -> pa.Table:
@@ -1090,21 +1112,32 @@ class Queries:
             )
 
     def risk_inputs(self, where: CallFilter = CallFilter()):
-        """What analyzer.risk needs: the calls, their mentions, and what customers said."""
+        """What analyzer.risk needs, reduced here rather than in Python: the calls; the moments
+        that can carry risk (churn signals, competitors and pain points not said by the rep,
+        in calls that are not sales calls); and for each such call the customer's mean tone
+        with their most negative line."""
         everything = CallFilter(where.date_from, where.date_to, where.call_type, where.reps,
                                 where.accounts)  # fmt: skip
         calls = self._frame(
             "SELECT call_id, account, call_type, call_date, title, rep FROM picked", everything
         )
         mentions = self._frame(
-            "SELECT call_id, category, term, role, snippet, start_s FROM hits", everything
-        )
-        said = self._frame(
-            """SELECT u.call_id, u.text, u.start_s FROM utterances u JOIN picked p USING (call_id)
-               WHERE u.role IN ('customer', 'unknown') ORDER BY u.call_id, u.idx""",
+            """SELECT h.call_id, h.category, h.term, h.role, h.snippet, h.start_s
+               FROM hits h JOIN picked p USING (call_id)
+               WHERE p.call_type IS DISTINCT FROM 'sales' AND h.role IS DISTINCT FROM 'rep'
+                 AND h.category IN ('churn_signal', 'competitor', 'pain_point')""",
             everything,
         )
-        return calls, mentions, said
+        tones = self._frame(
+            """SELECT u.call_id, avg(u.tone) AS tone,
+                      arg_min(u.text, [u.tone, u.idx]) AS worst_text,
+                      arg_min(u.start_s, [u.tone, u.idx]) AS worst_start_s
+               FROM utterances u JOIN picked p USING (call_id)
+               WHERE u.role IN ('customer', 'unknown') AND p.call_type IS DISTINCT FROM 'sales'
+               GROUP BY u.call_id""",
+            everything,
+        )
+        return calls, mentions, tones
 
     def rep_metrics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         """Coaching metrics per rep (averaged over their calls), rep side unless noted."""

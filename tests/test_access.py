@@ -93,8 +93,8 @@ def test_every_query_sees_only_the_calls_of_the_role(db, username, visible):
     assert call_ids(queries.calls()) == visible
     assert call_ids(queries.moments()) <= visible and call_ids(queries.moments())
     assert call_ids(queries.search("price")) <= visible
-    calls, mentions, said = queries.risk_inputs()
-    assert call_ids(calls) == visible and call_ids(mentions) | call_ids(said) <= visible
+    calls, mentions, tones = queries.risk_inputs()
+    assert call_ids(calls) == visible and call_ids(mentions) | call_ids(tones) <= visible
     names = {row.rep for row in store.frame("SELECT call_id, rep FROM calls").itertuples()
              if row.call_id in visible}  # fmt: skip
     assert set(queries.options()["reps"]) == names

@@ -224,3 +224,36 @@ def test_user_strings_are_only_ever_parameters(store, hostile):
     assert all(hostile.strip("%_") in text for text in found.get("text", []))
     assert store.mentions(rep=hostile, category=hostile) == []
     assert [row["call_id"] for row in store.calls()] == ["c1"]  # nothing dropped
+
+
+def test_an_older_file_gets_the_tone_of_its_utterances(tmp_path):
+    """Schema 8 keeps VADER's tone per utterance for account risk; upgrading a file scores
+    what it already holds, and new calls are scored as they are saved."""
+    old = Store(tmp_path / "old.duckdb")
+    old.migrate(target=7)
+    with duckdb.connect(str(old.path)) as connection:
+        connection.execute(
+            "INSERT INTO utterances (call_id, idx, uid, role, text) VALUES "
+            "('c0', 0, 'c0#0', 'customer', 'This is terrible and we are furious.')"
+        )
+    assert old.migrate() == SCHEMA_VERSION
+    old.save_call(record())
+    tones = dict(rows(old, "SELECT uid, tone FROM utterances"))
+    assert tones["c0#0"] < -0.5 and tones["c1#0"] == 0.0  # "Hello there." is neutral
+    assert all(tone is not None for tone in tones.values())
+
+
+def test_masking_a_stored_call_merges_the_words_of_one_identifier(store):
+    from analyzer.redact import redact_text, redact_utterance
+
+    said = "mail me at jane at acme dot com thanks"
+    words = tuple(Word(float(i), i + 0.5, f" {w}") for i, w in enumerate(said.split()))
+    call = record()
+    utterances = (Utterance("Dana", "customer", 0.0, 9.0, said, words),)
+    store.save_call(CallRecord("c1", "/x/a.wav", "abc", call.meta,
+                               Transcript(utterances, 9.0, "audio"), ()))  # fmt: skip
+    assert store.rewrite_call_text("c1", redact_utterance, redact_text) == 1
+    assert store.utterances("c1")[0].text == "mail me at [email] thanks"
+    stored = store.words("c1")
+    assert [w.text.strip() for w in stored] == ["mail", "me", "at", "[email]", "thanks"]
+    assert (stored[3].start_s, stored[3].end_s) == (3.0, 7.5)  # "jane" to "com"

@@ -53,7 +53,13 @@ st.dataframe(
 )
 csv_button(table, "account_risk", key="accounts_csv")
 
-for number, risk in enumerate(risks):
+SHOWN = 25  # accounts with their evidence below the table; the rest by filtering
+if len(risks) > SHOWN:
+    st.caption(
+        f"The moments behind the {SHOWN} riskiest accounts follow; pick accounts in the sidebar "
+        "to see others'."
+    )
+for number, risk in enumerate(risks[:SHOWN]):
     if not risk.evidence:
         continue
     with st.expander(f"{risk.account}: risk {risk.score} (last call {fmt_date(risk.last_call)})"):
