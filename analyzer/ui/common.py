@@ -24,7 +24,11 @@ ROLE_LABELS = {"rep": "Rep", "customer": "Customer", "unknown": "Speaker"}
 
 @st.cache_resource
 def get_queries(db_path: str) -> Queries:
-    return Queries(Store(db_path))
+    """Once per app process: an older database file is upgraded before the first query."""
+    store = Store(db_path)
+    if store.path.exists():
+        store.migrate()
+    return Queries(store)
 
 
 def queries() -> Queries:
