@@ -187,7 +187,8 @@ class Ingestor:
         if existing and existing["call_id"] != call_id:
             call_id = existing["call_id"]  # re-ingesting the same content keeps its id
         taken = self.store.find_call(call_id)
-        if taken and taken["status"] == "ok" and taken["content_sha256"] != sha256:
+        replaced = taken and taken["source_path"] == str(path)  # the same file, edited since
+        if taken and taken["status"] == "ok" and taken["content_sha256"] != sha256 and not replaced:
             # Never store anything under this id: that would replace another recording's call.
             reason = (
                 f"call_id '{call_id}' already belongs to {taken['source_path']} (different "
