@@ -182,10 +182,28 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "customer tone per utterance, stored for account risk",
         ("ALTER TABLE utterances ADD COLUMN tone DOUBLE",),  # filled by _backfill_tone
     ),
+    (
+        9,
+        "each mention's speaker role, and topic counts per call for the aggregate views",
+        (
+            "ALTER TABLE mentions ADD COLUMN role VARCHAR",
+            """UPDATE mentions SET role = u.role FROM utterances u
+               WHERE u.call_id = mentions.call_id AND u.idx = mentions.utterance_idx""",
+            """CREATE TABLE call_topics (
+                call_id VARCHAR NOT NULL,
+                category VARCHAR,
+                role VARCHAR,
+                mentions INTEGER
+            )""",
+            """INSERT INTO call_topics
+               SELECT call_id, category, role, count(*) FROM mentions GROUP BY ALL""",
+            "CREATE INDEX call_topics_call ON call_topics (call_id)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-_CHILD_TABLES = ("mentions", "words", "utterances", "call_metrics", "call_voices")
+_CHILD_TABLES = ("mentions", "call_topics", "words", "utterances", "call_metrics", "call_voices")
 
 _UTTERANCE_SCHEMA = pa.schema(
     [
@@ -417,7 +435,7 @@ class Store:
             )
             self._insert(connection, "utterances", _utterance_table(record.call_id, utterances))
             self._insert(connection, "words", _word_table(record.call_id, utterances))
-            self._insert(connection, "mentions", _mention_table(record.call_id, record.mentions))
+            self._write_mentions(connection, record.call_id, record.mentions)
             self._insert(connection, "call_metrics", _metrics_table(record.call_id, record.metrics))
             voices = transcript.voices if transcript else ()
             self._insert(connection, "call_voices", _voice_table(record.call_id, voices))
@@ -447,9 +465,8 @@ class Store:
             connection.execute(
                 "UPDATE calls SET roles_from = ? WHERE call_id = ?", [roles_from, call_id]
             )
-            connection.execute("DELETE FROM mentions WHERE call_id = ?", [call_id])
             connection.execute("DELETE FROM call_metrics WHERE call_id = ?", [call_id])
-            self._insert(connection, "mentions", _mention_table(call_id, mentions))
+            self._write_mentions(connection, call_id, mentions)
             self._insert(connection, "call_metrics", _metrics_table(call_id, metrics))
 
     def setting(self, key: str) -> str | None:
@@ -598,10 +615,29 @@ class Store:
     ) -> None:
         """Swap a stored call's mentions and metrics for new ones (re-tagging), atomically."""
         with self._transaction() as connection:
-            connection.execute("DELETE FROM mentions WHERE call_id = ?", [call_id])
             connection.execute("DELETE FROM call_metrics WHERE call_id = ?", [call_id])
-            self._insert(connection, "mentions", _mention_table(call_id, mentions))
+            self._write_mentions(connection, call_id, mentions)
             self._insert(connection, "call_metrics", _metrics_table(call_id, metrics))
+
+    def _write_mentions(
+        self, connection: duckdb.DuckDBPyConnection, call_id: str, mentions: Sequence[Mention]
+    ) -> None:
+        """Replace a call's mentions, give each its speaker's role, and recount the call's
+        topics (call_topics, which the aggregate views read instead of every mention)."""
+        connection.execute("DELETE FROM mentions WHERE call_id = ?", [call_id])
+        connection.execute("DELETE FROM call_topics WHERE call_id = ?", [call_id])
+        self._insert(connection, "mentions", _mention_table(call_id, mentions))
+        connection.execute(
+            """UPDATE mentions SET role = u.role FROM utterances u
+               WHERE mentions.call_id = ? AND u.call_id = mentions.call_id
+                 AND u.idx = mentions.utterance_idx""",
+            [call_id],
+        )
+        connection.execute(
+            """INSERT INTO call_topics SELECT call_id, category, role, count(*)
+               FROM mentions WHERE call_id = ? GROUP BY ALL""",
+            [call_id],
+        )
 
     @staticmethod
     def _delete(connection: duckdb.DuckDBPyConnection, call_id: str) -> None:
@@ -905,10 +941,14 @@ WITH picked AS (
       AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], c.account))
 ),
 hits AS (
-    SELECT m.*, u.role, u.speaker FROM mentions m
+    SELECT m.* FROM mentions m
     JOIN picked p USING (call_id)
-    JOIN utterances u ON u.call_id = m.call_id AND u.idx = m.utterance_idx
     WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], m.category))
+),
+topics AS (
+    SELECT t.* FROM call_topics t
+    JOIN picked p USING (call_id)
+    WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], t.category))
 )
 """
 
@@ -943,6 +983,7 @@ class CallFilter:
             self.call_type, self.call_type,
             list(self.reps), list(self.reps), list(self.accounts), list(self.accounts),
             list(self.categories), list(self.categories),
+            list(self.categories), list(self.categories),
         ]  # fmt: skip
 
 
@@ -972,7 +1013,7 @@ class Queries:
         """Values the filters can take."""
         calls = self._frame("SELECT DISTINCT rep, account, call_type, call_date FROM picked",
                             CallFilter())  # fmt: skip
-        categories = self._frame("SELECT DISTINCT category FROM hits ORDER BY 1", CallFilter())
+        categories = self._frame("SELECT DISTINCT category FROM topics ORDER BY 1", CallFilter())
         if calls.empty:
             return {"reps": [], "accounts": [], "categories": [], "dates": []}
         return {
@@ -985,8 +1026,9 @@ class Queries:
     def calls(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         return self._frame(
             """SELECT p.call_id, p.call_date, p.rep, p.account, p.call_type, p.title,
-                      round(p.duration_s / 60, 1) AS minutes, count(h.call_id) AS mentions
-               FROM picked p LEFT JOIN hits h USING (call_id)
+                      round(p.duration_s / 60, 1) AS minutes,
+                      coalesce(sum(t.mentions), 0) AS mentions
+               FROM picked p LEFT JOIN topics t USING (call_id)
                GROUP BY ALL ORDER BY p.call_date DESC, p.call_id""",
             where,
         )
@@ -995,11 +1037,11 @@ class Queries:
         """Per rep and category: mentions per call and the share of calls with a mention."""
         return self._frame(
             """, rep_calls AS (SELECT rep, count(*) AS calls FROM picked GROUP BY rep)
-               SELECT p.rep, h.category, count(*) AS mentions,
-                      count(DISTINCT h.call_id) AS calls_with_mention, any_value(r.calls) AS calls,
-                      round(count(*) / any_value(r.calls), 2) AS per_call,
-                      round(100 * count(DISTINCT h.call_id) / any_value(r.calls)) AS pct_calls
-               FROM hits h JOIN picked p USING (call_id) JOIN rep_calls r ON r.rep = p.rep
+               SELECT p.rep, t.category, sum(t.mentions) AS mentions,
+                      count(DISTINCT t.call_id) AS calls_with_mention, any_value(r.calls) AS calls,
+                      round(sum(t.mentions) / any_value(r.calls), 2) AS per_call,
+                      round(100 * count(DISTINCT t.call_id) / any_value(r.calls)) AS pct_calls
+               FROM topics t JOIN picked p USING (call_id) JOIN rep_calls r ON r.rep = p.rep
                GROUP BY ALL ORDER BY 1, 2""",
             where,
         )
@@ -1009,9 +1051,10 @@ class Queries:
         return self._frame(
             """, weeks AS (SELECT date_trunc('week', call_date) AS week, count(*) AS calls
                            FROM picked GROUP BY 1)
-               SELECT w.week, h.category, count(*) AS mentions, any_value(w.calls) AS calls,
-                      round(count(*) / any_value(w.calls), 2) AS per_call
-               FROM hits h JOIN picked p USING (call_id)
+               SELECT w.week, t.category, sum(t.mentions) AS mentions,
+                      any_value(w.calls) AS calls,
+                      round(sum(t.mentions) / any_value(w.calls), 2) AS per_call
+               FROM topics t JOIN picked p USING (call_id)
                JOIN weeks w ON w.week = date_trunc('week', p.call_date)
                GROUP BY ALL ORDER BY 1, 2""",
             where,
@@ -1043,9 +1086,10 @@ class Queries:
     def account_topics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         return self._frame(
             """, account_calls AS (SELECT account, count(*) AS calls FROM picked GROUP BY 1)
-               SELECT p.account, h.category, count(*) AS mentions, any_value(a.calls) AS calls,
-                      round(count(*) / any_value(a.calls), 2) AS per_call
-               FROM hits h JOIN picked p USING (call_id) JOIN account_calls a USING (account)
+               SELECT p.account, t.category, sum(t.mentions) AS mentions,
+                      any_value(a.calls) AS calls,
+                      round(sum(t.mentions) / any_value(a.calls), 2) AS per_call
+               FROM topics t JOIN picked p USING (call_id) JOIN account_calls a USING (account)
                GROUP BY ALL ORDER BY 1, 2""",
             where,
         )

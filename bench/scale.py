@@ -128,6 +128,7 @@ def generate(calls: int, seed: int = 7) -> Iterator[dict[str, pa.Table]]:
                 "snippet": snippet,
                 "score": np.ones(len(m_calls)),
                 "method": np.full(len(m_calls), "keyword", dtype=object),
+                "role": np.where(m_utt % 2 == 0, "rep", "customer").astype(object),
             }
         )
         metrics = pa.table(
@@ -162,6 +163,11 @@ def build(folder: Path, calls: int) -> tuple[Path, Path, dict[str, pd.DataFrame]
                 connection.register("chunk", chunk[name])
                 connection.execute(f"INSERT INTO {name} BY NAME SELECT * FROM chunk")
                 connection.unregister("chunk")
+            connection.execute(  # what Store._write_mentions keeps for every call
+                """INSERT INTO call_topics SELECT call_id, category, role, count(*)
+                   FROM mentions WHERE call_id >= ? AND call_id <= ? GROUP BY ALL""",
+                [chunk["calls"]["call_id"][0].as_py(), chunk["calls"]["call_id"][-1].as_py()],
+            )
         timings["duckdb insert"] += time.perf_counter() - started
         started = time.perf_counter()
         for name in TABLES:
@@ -194,7 +200,7 @@ CREATE TABLE calls (call_id TEXT PRIMARY KEY, source_path TEXT, content_sha256 T
 CREATE TABLE utterances (call_id TEXT, idx INT, speaker TEXT, role TEXT, start_s REAL,
     end_s REAL, text TEXT, uid TEXT, tone REAL);
 CREATE TABLE mentions (call_id TEXT, utterance_idx INT, category TEXT, tracker TEXT, term TEXT,
-    start_s REAL, end_s REAL, snippet TEXT, score REAL, method TEXT);
+    start_s REAL, end_s REAL, snippet TEXT, score REAL, method TEXT, role TEXT);
 CREATE TABLE call_metrics (call_id TEXT, role TEXT, talk_s REAL, talk_ratio REAL,
     longest_stretch_s REAL, questions REAL, questions_per_hour REAL, words REAL,
     words_per_minute REAL, fillers REAL, fillers_per_minute REAL,
@@ -241,10 +247,9 @@ SQLITE_RISK = {
     "calls": "SELECT call_id, account, call_type, call_date, title, rep FROM calls "
     "WHERE status = 'ok'",
     "mentions": """
-        SELECT m.call_id, m.category, m.term, u.role, m.snippet, m.start_s
+        SELECT m.call_id, m.category, m.term, m.role, m.snippet, m.start_s
         FROM mentions m JOIN calls c USING (call_id)
-        JOIN utterances u ON u.call_id = m.call_id AND u.idx = m.utterance_idx
-        WHERE c.status = 'ok' AND c.call_type IS NOT 'sales' AND u.role IS NOT 'rep'
+        WHERE c.status = 'ok' AND c.call_type IS NOT 'sales' AND m.role IS NOT 'rep'
           AND m.category IN ('churn_signal', 'competitor', 'pain_point')""",
     "tones": """
         WITH said AS (
@@ -267,13 +272,9 @@ def sqlite_risk(connection: sqlite3.Connection):
 def pandas_risk(t: dict[str, pd.DataFrame]):
     calls = t["calls"][["call_id", "account", "call_type", "call_date", "title", "rep"]]
     cs = calls[calls["call_type"] != "sales"]
-    roles = t["utterances"][["call_id", "idx", "role"]]
     mentions = t["mentions"]
     mentions = mentions[mentions["category"].isin(["churn_signal", "competitor", "pain_point"])]
-    mentions = mentions[mentions["call_id"].isin(cs["call_id"])].merge(
-        roles, left_on=["call_id", "utterance_idx"], right_on=["call_id", "idx"]
-    )
-    mentions = mentions[mentions["role"] != "rep"]
+    mentions = mentions[mentions["call_id"].isin(cs["call_id"]) & (mentions["role"] != "rep")]
     said = t["utterances"]
     said = said[said["role"].isin(["customer", "unknown"]) & said["call_id"].isin(cs["call_id"])]
     worst = said.loc[said.groupby("call_id")["tone"].idxmin()]
