@@ -82,8 +82,8 @@ class AccountRisk:
         parts = []
         for kind, count, points in sorted(self.totals, key=lambda t: -t[2])[:kinds]:
             label = KIND_LABELS.get(kind, kind)
-            first = next(e for e in self.evidence if e.kind == kind)
-            what = first.detail if count == 1 else f"{count} × {label}"
+            first = next((e for e in self.evidence if e.kind == kind), None)  # may be unlisted
+            what = first.detail if count == 1 and first else f"{count} × {label}"
             parts.append(f"{what} ({points:.0f} pts)")
         return " · ".join(parts)
 

@@ -137,3 +137,15 @@ def test_accounts_command(corpus_db):
     text = " ".join(result.output.replace("│", " ").split()).lower()  # unfold wrapped cells
     assert "churn signal (globex-04" in text  # the latest call's churn talk, quoted
     assert "not renewing" in text or "notice period" in text
+
+
+def test_moments_beyond_the_listed_ones_still_count_and_summarize():
+    from analyzer.risk import MAX_EVIDENCE
+
+    churn = [("c0", "churn_signal", "cancel", "customer")] * (MAX_EVIDENCE + 10)
+    calls, found, tones = frames(*churn, ("c0", "pain_point", "slow", "customer"))
+    risk = account_risks(calls, found, tones)[0]
+    assert len(risk.evidence) == MAX_EVIDENCE  # the weightiest listed, the pain point not
+    assert dict((k, n) for k, n, _ in risk.totals) == {"churn_signal": 60, "pain_point": 1}
+    assert "60 × churn signals" in risk.summary(kinds=2)
+    assert "1 × pain points" in risk.summary(kinds=2)
