@@ -20,8 +20,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [("Team trends", "", "Topics by rep"), ("Accounts", "accounts", "Accounts by churn risk"),
-         ("Search", "search?q=notice+period", "matching utterances")]  # fmt: skip
+# (page, path, text that appears only once the page's last part has rendered)
+PAGES = [("Team trends", "", "Select a row to open the call"),
+         ("Accounts", "accounts", "Competitors mentioned, by week"),
+         ("Search", "search?q=notice+period", "Select a row to open the call")]  # fmt: skip
 
 
 def peak_rss(pid: int) -> int:
