@@ -239,11 +239,13 @@ class Ingestor:
                 roles_from="names" if any(u.role != "unknown" for u in utterances) else None,
             )
         audio = load_audio(path)
+        duration_s = audio.duration_s
         sides = split_sides(audio, self.options.channel_roles)
+        del audio  # the sides hold what is needed; an hour of stereo is 460 MB a copy
         if meta.rep:
             sides = [replace(s, speaker=meta.rep) if s.role == "rep" else s for s in sides]
         transcript = transcribe(
-            sides, audio.duration_s, model_name=self.options.model, prompt=self.prompt
+            sides, duration_s, model_name=self.options.model, prompt=self.prompt
         )
         if redact:  # before separation can cut an identifier in two
             transcript = redact_transcript(transcript)

@@ -186,8 +186,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         9,
         "each mention's speaker role, and topic counts per call for the aggregate views",
         (
-            "ALTER TABLE mentions ADD COLUMN role VARCHAR",
-            """UPDATE mentions SET role = u.role FROM utterances u
+            # Not `role`: queries joining mentions with utterances say `role` unqualified.
+            "ALTER TABLE mentions ADD COLUMN speaker_role VARCHAR",
+            """UPDATE mentions SET speaker_role = u.role FROM utterances u
                WHERE u.call_id = mentions.call_id AND u.idx = mentions.utterance_idx""",
             """CREATE TABLE call_topics (
                 call_id VARCHAR NOT NULL,
@@ -196,7 +197,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 mentions INTEGER
             )""",
             """INSERT INTO call_topics
-               SELECT call_id, category, role, count(*) FROM mentions GROUP BY ALL""",
+               SELECT call_id, category, speaker_role, count(*) FROM mentions GROUP BY ALL""",
             "CREATE INDEX call_topics_call ON call_topics (call_id)",
         ),
     ),
@@ -628,13 +629,13 @@ class Store:
         connection.execute("DELETE FROM call_topics WHERE call_id = ?", [call_id])
         self._insert(connection, "mentions", _mention_table(call_id, mentions))
         connection.execute(
-            """UPDATE mentions SET role = u.role FROM utterances u
+            """UPDATE mentions SET speaker_role = u.role FROM utterances u
                WHERE mentions.call_id = ? AND u.call_id = mentions.call_id
                  AND u.idx = mentions.utterance_idx""",
             [call_id],
         )
         connection.execute(
-            """INSERT INTO call_topics SELECT call_id, category, role, count(*)
+            """INSERT INTO call_topics SELECT call_id, category, speaker_role, count(*)
                FROM mentions WHERE call_id = ? GROUP BY ALL""",
             [call_id],
         )
@@ -941,7 +942,7 @@ WITH picked AS (
       AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], c.account))
 ),
 hits AS (
-    SELECT m.* FROM mentions m
+    SELECT m.*, m.speaker_role AS role FROM mentions m
     JOIN picked p USING (call_id)
     WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], m.category))
 ),

@@ -128,7 +128,7 @@ def generate(calls: int, seed: int = 7) -> Iterator[dict[str, pa.Table]]:
                 "snippet": snippet,
                 "score": np.ones(len(m_calls)),
                 "method": np.full(len(m_calls), "keyword", dtype=object),
-                "role": np.where(m_utt % 2 == 0, "rep", "customer").astype(object),
+                "speaker_role": np.where(m_utt % 2 == 0, "rep", "customer").astype(object),
             }
         )
         metrics = pa.table(
@@ -164,7 +164,7 @@ def build(folder: Path, calls: int) -> tuple[Path, Path, dict[str, pd.DataFrame]
                 connection.execute(f"INSERT INTO {name} BY NAME SELECT * FROM chunk")
                 connection.unregister("chunk")
             connection.execute(  # what Store._write_mentions keeps for every call
-                """INSERT INTO call_topics SELECT call_id, category, role, count(*)
+                """INSERT INTO call_topics SELECT call_id, category, speaker_role, count(*)
                    FROM mentions WHERE call_id >= ? AND call_id <= ? GROUP BY ALL""",
                 [chunk["calls"]["call_id"][0].as_py(), chunk["calls"]["call_id"][-1].as_py()],
             )
@@ -200,7 +200,7 @@ CREATE TABLE calls (call_id TEXT PRIMARY KEY, source_path TEXT, content_sha256 T
 CREATE TABLE utterances (call_id TEXT, idx INT, speaker TEXT, role TEXT, start_s REAL,
     end_s REAL, text TEXT, uid TEXT, tone REAL);
 CREATE TABLE mentions (call_id TEXT, utterance_idx INT, category TEXT, tracker TEXT, term TEXT,
-    start_s REAL, end_s REAL, snippet TEXT, score REAL, method TEXT, role TEXT);
+    start_s REAL, end_s REAL, snippet TEXT, score REAL, method TEXT, speaker_role TEXT);
 CREATE TABLE call_metrics (call_id TEXT, role TEXT, talk_s REAL, talk_ratio REAL,
     longest_stretch_s REAL, questions REAL, questions_per_hour REAL, words REAL,
     words_per_minute REAL, fillers REAL, fillers_per_minute REAL,
@@ -247,9 +247,9 @@ SQLITE_RISK = {
     "calls": "SELECT call_id, account, call_type, call_date, title, rep FROM calls "
     "WHERE status = 'ok'",
     "mentions": """
-        SELECT m.call_id, m.category, m.term, m.role, m.snippet, m.start_s
+        SELECT m.call_id, m.category, m.term, m.speaker_role AS role, m.snippet, m.start_s
         FROM mentions m JOIN calls c USING (call_id)
-        WHERE c.status = 'ok' AND c.call_type IS NOT 'sales' AND m.role IS NOT 'rep'
+        WHERE c.status = 'ok' AND c.call_type IS NOT 'sales' AND m.speaker_role IS NOT 'rep'
           AND m.category IN ('churn_signal', 'competitor', 'pain_point')""",
     "tones": """
         WITH said AS (
@@ -274,7 +274,8 @@ def pandas_risk(t: dict[str, pd.DataFrame]):
     cs = calls[calls["call_type"] != "sales"]
     mentions = t["mentions"]
     mentions = mentions[mentions["category"].isin(["churn_signal", "competitor", "pain_point"])]
-    mentions = mentions[mentions["call_id"].isin(cs["call_id"]) & (mentions["role"] != "rep")]
+    mentions = mentions[mentions["call_id"].isin(cs["call_id"])]
+    mentions = mentions[mentions["speaker_role"] != "rep"].rename(columns={"speaker_role": "role"})
     said = t["utterances"]
     said = said[said["role"].isin(["customer", "unknown"]) & said["call_id"].isin(cs["call_id"])]
     worst = said.loc[said.groupby("call_id")["tone"].idxmin()]

@@ -79,3 +79,19 @@ def open_page(monkeypatch):
         return app
 
     return open_
+
+
+@pytest.fixture
+def store_at(tmp_path):
+    """Make a database file left at schema `version`, holding what `sql` inserted: an older
+    file for a migration to upgrade."""
+    import duckdb
+
+    def make(version: int, sql: str) -> Store:
+        store = Store(tmp_path / "old.duckdb")
+        store.migrate(target=version)
+        with duckdb.connect(str(store.path)) as connection:
+            connection.execute(sql)
+        return store
+
+    return make

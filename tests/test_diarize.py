@@ -95,14 +95,12 @@ def test_one_voice_without_a_profile_stays_unknown():
     assert how is None and voices[0].role == "unknown"
 
 
-def test_upgrade_marks_how_old_calls_got_their_roles(tmp_path):
-    store = Store(tmp_path / "old.duckdb")
-    store.migrate(target=4)
-    with duckdb.connect(str(store.path)) as connection:
-        connection.execute(
-            "INSERT INTO calls (call_id, status, source_kind, channels) VALUES "
-            "('stereo', 'ok', 'audio', 2), ('mono', 'ok', 'audio', 1), ('vtt', 'ok', 'vtt', 2)"
-        )
+def test_upgrade_marks_how_old_calls_got_their_roles(store_at):
+    store = store_at(
+        4,
+        "INSERT INTO calls (call_id, status, source_kind, channels) VALUES "
+        "('stereo', 'ok', 'audio', 2), ('mono', 'ok', 'audio', 1), ('vtt', 'ok', 'vtt', 2)",
+    )
     assert store.migrate() == SCHEMA_VERSION
     with duckdb.connect(str(store.path), read_only=True) as connection:
         found = dict(connection.execute("SELECT call_id, roles_from FROM calls").fetchall())

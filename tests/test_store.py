@@ -226,16 +226,14 @@ def test_user_strings_are_only_ever_parameters(store, hostile):
     assert [row["call_id"] for row in store.calls()] == ["c1"]  # nothing dropped
 
 
-def test_an_older_file_gets_the_tone_of_its_utterances(tmp_path):
+def test_an_older_file_gets_the_tone_of_its_utterances(store_at):
     """Schema 8 keeps VADER's tone per utterance for account risk; upgrading a file scores
     what it already holds, and new calls are scored as they are saved."""
-    old = Store(tmp_path / "old.duckdb")
-    old.migrate(target=7)
-    with duckdb.connect(str(old.path)) as connection:
-        connection.execute(
-            "INSERT INTO utterances (call_id, idx, uid, role, text) VALUES "
-            "('c0', 0, 'c0#0', 'customer', 'This is terrible and we are furious.')"
-        )
+    old = store_at(
+        7,
+        "INSERT INTO utterances (call_id, idx, uid, role, text) VALUES "
+        "('c0', 0, 'c0#0', 'customer', 'This is terrible and we are furious.')",
+    )
     assert old.migrate() == SCHEMA_VERSION
     old.save_call(record())
     tones = dict(rows(old, "SELECT uid, tone FROM utterances"))
