@@ -1037,12 +1037,14 @@ class Queries:
     def rep_topics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         """Per rep and category: mentions per call and the share of calls with a mention."""
         return self._frame(
-            """, rep_calls AS (SELECT rep, count(*) AS calls FROM picked GROUP BY rep)
+            """, rep_calls AS (SELECT rep, count(*) AS calls FROM picked GROUP BY rep),
+               per_call AS (  -- one row per call and topic, so calls count without DISTINCT
+                   SELECT call_id, category, sum(mentions) AS mentions FROM topics GROUP BY ALL)
                SELECT p.rep, t.category, sum(t.mentions) AS mentions,
-                      count(DISTINCT t.call_id) AS calls_with_mention, any_value(r.calls) AS calls,
+                      count(*) AS calls_with_mention, any_value(r.calls) AS calls,
                       round(sum(t.mentions) / any_value(r.calls), 2) AS per_call,
-                      round(100 * count(DISTINCT t.call_id) / any_value(r.calls)) AS pct_calls
-               FROM topics t JOIN picked p USING (call_id) JOIN rep_calls r ON r.rep = p.rep
+                      round(100 * count(*) / any_value(r.calls)) AS pct_calls
+               FROM per_call t JOIN picked p USING (call_id) JOIN rep_calls r ON r.rep = p.rep
                GROUP BY ALL ORDER BY 1, 2""",
             where,
         )
