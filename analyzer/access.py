@@ -118,12 +118,16 @@ class Directory:
     def find(self, username: str) -> User | None:
         return self.users.get(normalize(username))
 
+    def team(self, name: str | None) -> tuple[str, ...]:
+        """The reps in team `name`, by name."""
+        return tuple(sorted(rep for rep, team in self.teams.items() if team == name))
+
     def scope_for(self, user: User) -> Scope:
         """The calls `user` may see."""
         if user.role == "rep":
             return Scope(reps=(user.rep,) if user.rep else ())
         if user.role == "manager":
-            return Scope(reps=tuple(sorted(r for r, t in self.teams.items() if t == user.team)))
+            return Scope(reps=self.team(user.team))
         return EVERYTHING
 
 

@@ -401,8 +401,10 @@ def set_team(team, reps, db) -> None:
 
         analyzer users team East "Priya Shah" "Marcus Lee"
     """
-    _store(db, create=True).set_team(team, reps)
-    console.print(f"team {team}: {', '.join(_store(db).team_reps(team))}", soft_wrap=True)
+    store = _store(db, create=True)
+    store.set_team(team, reps)
+    members = access.Directory.read(store).team(team)
+    console.print(f"team {team}: {', '.join(members)}", soft_wrap=True)
 
 
 @cli.command()

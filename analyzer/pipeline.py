@@ -198,7 +198,7 @@ class Ingestor:
         try:
             redact, beeped = redaction(self.store)
             transcript = self._transcript(path, meta, redact)
-            if redact:  # again after speaker separation regrouped the words; before storing
+            if redact:  # before anything is tagged or stored (mono calls also before separation)
                 transcript = redact_transcript(transcript)
             if beeped and transcript.source_kind == "audio":  # before the call can be opened
                 out = redacted_audio_path(self.store, call_id)
@@ -247,14 +247,14 @@ class Ingestor:
         transcript = transcribe(
             sides, duration_s, model_name=self.options.model, prompt=self.prompt
         )
-        if redact:  # before separation can cut an identifier in two
-            transcript = redact_transcript(transcript)
         if len(sides) == 2:
             rep_side = next((s for s in sides if s.role == "rep"), None)
             voice = rep_voice(transcript, rep_side.samples) if rep_side else None
             return replace(transcript, roles_from="channels", voices=(voice,) if voice else ())
         if not self.options.diarize:
             return transcript
+        if redact:  # before separation can cut an identifier in two (and again after it)
+            transcript = redact_transcript(transcript)
         return label_mono(transcript, sides[0].samples, meta.rep, self.profiles())
 
     def enroll(self, name: str, path: Path) -> tuple[float, int]:

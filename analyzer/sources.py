@@ -137,7 +137,7 @@ def _mix_down(interleaved: np.ndarray, channels: int) -> np.ndarray:
     peak = float(np.abs(mixed).max()) if mixed.size else 0.0
     if peak > 0:
         mixed *= min(float(np.abs(tracks).max()) / peak, channels)
-    return mixed.astype(np.float32)
+    return mixed  # float32, as `tracks` is
 
 
 def _decode(container: av.container.InputContainer, layout: str | None) -> np.ndarray:

@@ -535,10 +535,6 @@ class Store:
             for rep in reps:
                 connection.execute("INSERT OR REPLACE INTO teams VALUES (?, ?)", [rep, team])
 
-    def team_reps(self, team: str) -> list[str]:
-        rows = self._read("SELECT rep FROM teams WHERE team = ? ORDER BY rep", [team])
-        return [row["rep"] for row in rows]
-
     def teams(self) -> list[dict]:
         if self.schema_version() < 7:
             return []

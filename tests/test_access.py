@@ -187,6 +187,9 @@ def test_signing_out_ends_the_session(open_page, db):
     app = open_page(db)
     sign_in(app, "dana", PASSWORD)
     assert app.metric[0].value == "12"  # Priya's and Elena's calls
+    app.switch_page("analyzer/ui/upload.py").run()
+    reps = next(box for box in app.selectbox if box.label == "Rep")
+    assert reps.options == ["Elena Ruiz", "Priya Shah"]  # a manager uploads for their team
     app.sidebar.button(key="sign_out").click().run()
     assert [title.value for title in app.title] == ["Call analyzer"]
 

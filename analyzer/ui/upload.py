@@ -13,7 +13,7 @@ from analyzer.ui.jobs import MAX_UPLOAD_BYTES, accept_upload
 from analyzer.ui.login import signed_in
 
 st.title("Upload calls")
-user, _ = signed_in()
+user, scope = signed_in()
 store = queries().store
 jobs = runner(str(store.path))
 st.caption(
@@ -30,8 +30,8 @@ with st.form("upload", clear_on_submit=True):
     if user.role == "rep":  # a rep's uploads are their own calls
         left.text_input("Rep", value=user.rep, disabled=True)
         rep = user.rep
-    elif user.role == "manager":  # and a manager's, their team's
-        rep = left.selectbox("Rep", store.team_reps(user.team))
+    elif user.role == "manager":  # and a manager's, their team's (the reps they may see)
+        rep = left.selectbox("Rep", scope.reps)
     else:
         rep = left.text_input("Rep", placeholder="Priya Shah")
     account = right.text_input("Account", placeholder="Acme Logistics")
