@@ -58,7 +58,7 @@ def load_smart_tagger(path: Path | None = None) -> SmartTagger | None:
     if not trackers:
         return None
     try:
-        return SmartTagger(trackers, load_embedder())
+        return SmartTagger(trackers, load_embedder(encoder=trackers[0].encoder))
     except AnalyzerError as error:
         logger.warning("smart trackers off: %s", error)
         return None

