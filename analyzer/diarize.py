@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from analyzer.config import cpu_threads
 from analyzer.errors import AnalyzerError
 from analyzer.records import Transcript, Voice, Word
 from analyzer.speakers import Profile, name_speakers
@@ -95,6 +96,9 @@ def _resemblyzer():
 @lru_cache(maxsize=1)
 def load_encoder():
     """Resemblyzer's voice encoder, once per process, from the weights in its package."""
+    import torch
+
+    torch.set_num_threads(cpu_threads())
     encoder = _resemblyzer().VoiceEncoder("cpu", verbose=False)
     encoder.eval()
     return encoder

@@ -7,15 +7,21 @@ written call: the store commits a finished call in one transaction, or a `failed
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from pathvalidate import sanitize_filename
+from threadpoolctl import threadpool_limits
 
 from analyzer.combined import CombinedTagger, load_smart_tagger
+from analyzer.config import THREADS_ENV_VAR, cpu_threads
 from analyzer.diarize import label_mono, rep_voice, voice_of
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.metrics import compute as compute_metrics
@@ -378,14 +384,20 @@ class Ingestor:
         default: CallMeta,
         on_done: Callable[[Outcome], None] | None = None,
         on_start: Callable[[Path], None] | None = None,
+        workers: int = 1,
     ) -> BatchSummary:
-        """Ingest files in order; one bad file never stops the batch."""
+        """Ingest files (in order, or with `workers` processes side by side); one bad file
+        never stops the batch."""
         summary = BatchSummary()
-        for path in files:
-            if on_start:
-                on_start(path)
-            meta = merge_meta(metas[path.name], default) if path.name in metas else default
-            outcome = self.ingest(path, meta)
+        jobs = [
+            (path, merge_meta(metas[path.name], default) if path.name in metas else default)
+            for path in files
+        ]
+        if workers > 1 and len(jobs) > 1:
+            outcomes = self._ingest_in_workers(jobs, workers)
+        else:
+            outcomes = (self._ingest_announced(path, meta, on_start) for path, meta in jobs)
+        for outcome in outcomes:
             summary.outcomes.append(outcome)
             if on_done:
                 on_done(outcome)
@@ -393,6 +405,42 @@ class Ingestor:
             self.reidentify()  # a stereo call in this batch may have taught us a rep's voice
             self.store.refresh_search_index()
         return summary
+
+    def _ingest_announced(
+        self, path: Path, meta: CallMeta, on_start: Callable[[Path], None] | None
+    ) -> Outcome:
+        if on_start:
+            on_start(path)
+        return self.ingest(path, meta)
+
+    def _ingest_in_workers(
+        self, jobs: list[tuple[Path, CallMeta]], workers: int
+    ) -> Iterator[Outcome]:
+        """Outcomes as worker processes finish them. Each worker loads the models once, uses
+        cores / workers threads, and stores its calls itself (the store serialises writers).
+        A file whose content repeats an earlier one in the batch waits for the pool, so it is
+        recognised as already ingested rather than transcribed twice at once."""
+        first, repeats, seen = [], [], set()
+        for path, meta in jobs:
+            sha256 = sha256_of(path) if path.is_file() else str(path)
+            (repeats if sha256 in seen else first).append((path, meta))
+            seen.add(sha256)
+        threads = max(1, cpu_threads() // workers)
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),  # no forked copies of loaded models
+            initializer=_start_worker,
+            initargs=(str(self.store.path), self.trackers, self.options, threads),
+        )
+        with pool:
+            futures = {pool.submit(_ingest_in_worker, path, meta): path for path, meta in first}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except BrokenProcessPool as error:  # a worker died (killed, out of memory)
+                    yield Outcome(futures[future], "failed", detail=f"worker died ({error})")
+        for path, meta in repeats:
+            yield self.ingest(path, meta)
 
     def retag(self, on_done: Callable[[str, int], None] | None = None) -> int:
         """Re-run the trackers and metrics over every stored transcript (no re-transcription);
@@ -406,6 +454,20 @@ class Ingestor:
             if on_done:
                 on_done(call_id, len(mentions))
         return len(call_ids)
+
+
+_worker: Ingestor | None = None  # in a worker process: its own models, loaded once
+
+
+def _start_worker(store_path: str, trackers: TrackerSet, options: IngestOptions, threads: int):
+    global _worker
+    os.environ[THREADS_ENV_VAR] = str(threads)  # read when each model loads
+    threadpool_limits(threads)  # numpy's BLAS
+    _worker = Ingestor(Store(store_path), trackers, options)
+
+
+def _ingest_in_worker(path: Path, meta: CallMeta) -> Outcome:
+    return _worker.ingest(path, meta)
 
 
 def merge_meta(meta: CallMeta, fallback: CallMeta) -> CallMeta:

@@ -8,12 +8,12 @@ every word belongs to one speaker; the sides are merged in time order afterwards
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
+from analyzer.config import cpu_threads
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.records import Transcript, Utterance, Word
 from analyzer.speakers import Side, frame_levels_db
@@ -66,7 +66,7 @@ def load_model(name: str | None = None):
             path,
             device="cpu",
             compute_type="int8",
-            cpu_threads=os.cpu_count() or 2,
+            cpu_threads=cpu_threads(),
             local_files_only=True,
         )
     except Exception as error:  # ctranslate2 and the hub client raise their own types

@@ -32,6 +32,7 @@ BENCHES = {
     "memory-60min": (["bench.memory", "--minutes", "60"], ["bench.memory", "--minutes", "10"]),
     "tagging": (["bench.tagging_speed"], ["bench.tagging_speed", "--rounds", "1"]),
     "scale": (["bench.scale", "--calls", "100000"], ["bench.scale", "--calls", "5000"]),
+    "batch": (["bench.batch"], ["bench.batch", "--calls", "4", "--workers", "1", "2"]),
 }  # fmt: skip
 PACKAGES = ("faster-whisper", "ctranslate2", "duckdb", "torch", "transformers", "spacy",
             "streamlit", "pandas", "numpy", "resemblyzer")  # fmt: skip
@@ -69,17 +70,24 @@ def run(module_args: list[str]) -> tuple[str, float, int, int]:
     return "".join(lines), time.perf_counter() - started, usage.ru_maxrss * 1024, process.returncode
 
 
-def write_results(header: list[str], sections: list[str]) -> None:
+def write_results(header: list[str], sections: dict[str, list[str]]) -> None:
+    """Replace the latest-run block; with `--only`, only the sections of the benchmarks run
+    (each says when it ran), keeping the others."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    block = "\n".join([START, "## Latest run (`python -m bench`)", "", *header, "", *sections,
-                       END])  # fmt: skip
+    before, found, after = text, {}, ""
     if START in text and END in text:
         before, rest = text.split(START, 1)
-        text = before + block + rest.split(END, 1)[1]
+        block, after = rest.split(END, 1)
+        for part in block.split("\n### ")[1:]:
+            found[part.split(":", 1)[0]] = ("### " + part).rstrip("\n").split("\n") + [""]
     else:
-        title, _, rest = text.partition("\n")
-        text = f"{title}\n\n{block}\n{rest}"
-    RESULTS.write_text(text, encoding="utf-8")
+        title, _, after = text.partition("\n")
+        before = f"{title}\n\n"
+    found.update(sections)
+    ordered = [line for name in BENCHES if name in found for line in found[name]]
+    block = "\n".join([START, "## Latest run (`python -m bench`)", "", *header, "", *ordered,
+                       END])  # fmt: skip
+    RESULTS.write_text(before + block + after, encoding="utf-8")
 
 
 def main() -> None:
@@ -87,7 +95,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Smaller sizes: a smoke test.")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="Just these.")
     args = parser.parse_args()
-    sections, failed = [], 0
+    sections, failed = {}, 0
     for name in args.only or BENCHES:
         module_args = BENCHES[name][1 if args.quick else 0]
         command = "python -m " + " ".join(module_args)
@@ -95,9 +103,10 @@ def main() -> None:
         output, wall, rss, code = run(module_args)
         failed += code != 0
         state = "" if code == 0 else f", FAILED (exit {code})"
-        sections += [f"### {name}: `{command}`", "",
-                     f"{wall:.0f} s wall, peak RSS {rss / 2**30:.2f} GiB{state}.", "",
-                     "```text", output.rstrip(), "```", ""]  # fmt: skip
+        sections[name] = [f"### {name}: `{command}`", "",
+                          f"Run {dt.datetime.now():%Y-%m-%d %H:%M}: {wall:.0f} s wall, "
+                          f"peak RSS {rss / 2**30:.2f} GiB{state}.", "",
+                          "```text", output.rstrip(), "```", ""]  # fmt: skip
     write_results(machine() + (["(`--quick`: smaller sizes.)"] if args.quick else []), sections)
     print(f"\nwrote {RESULTS}")
     sys.exit(1 if failed else 0)

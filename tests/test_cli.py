@@ -170,3 +170,27 @@ def test_json_transcript_carries_its_own_metadata(workdir):
         ("acme-7", "Priya Shah", "Acme Corp", "cs")  # flags win over the file's own metadata
     ]
     assert query(workdir, "SELECT role FROM utterances ORDER BY idx") == [("rep",), ("customer",)]
+
+
+def test_workers_store_what_one_process_stores(workdir, tmp_path):
+    folder = workdir / "batch"
+    folder.mkdir()
+    for name, rival in (("one", "Gong"), ("two", "Chorus"), ("three", "Clari")):
+        (folder / f"{name}.vtt").write_text(VTT.replace("Gong", rival))
+    (folder / "copy_of_one.vtt").write_text(VTT)  # same content as one.vtt
+    (folder / "broken.srt").write_text("1\nnot a timestamp\n")
+    together = run("ingest", folder, "--workers", "2", "--db", workdir / "workers.duckdb")
+    assert together.exit_code == 1
+    assert "broken.srt: malformed SRT" in together.output
+    assert "3 ingested, 1 skipped, 1 failed" in together.output  # the copy waits, then is known
+    alone = run("ingest", folder, "--db", workdir / "calls.duckdb")
+
+    def stored(db):
+        with duckdb.connect(str(db), read_only=True) as connection:
+            return connection.execute(
+                "SELECT c.call_id, c.status, m.category, m.term, m.method FROM calls c "
+                "LEFT JOIN mentions m USING (call_id) ORDER BY ALL"
+            ).fetchall()
+
+    assert "3 ingested, 1 skipped, 1 failed" in alone.output
+    assert stored(workdir / "workers.duckdb") == stored(workdir / "calls.duckdb")
