@@ -91,20 +91,78 @@ class AccountRisk:
 # Moments beyond these, per account, count in the score and the totals but are not listed.
 MAX_EVIDENCE = 50
 
+# Moments are scored where their rows are, in SQL: `risky` is a relation of mention rows with
+# their call (call_id, account, call_type, call_date, category, term, role, snippet, start_s).
+# Churn signals, competitors (not the CRMs customers integrate with) and pain points said by
+# the customer in calls that are not sales calls, each with its points decayed by age.
+MOMENTS = """, moments AS (
+    SELECT account, category AS kind, term, snippet, start_s, call_id,
+           call_date::DATE AS call_date,
+           round(CASE category WHEN 'churn_signal' THEN ?::DOUBLE
+                               WHEN 'competitor' THEN ?::DOUBLE ELSE ?::DOUBLE END
+                 * pow(0.5, greatest(date_diff('day', call_date::DATE, ?::DATE), 0) / ?::DOUBLE),
+                 2) AS points
+    FROM risky
+    WHERE call_type IS DISTINCT FROM 'sales' AND role IS DISTINCT FROM 'rep'
+      AND category IN ('churn_signal', 'competitor', 'pain_point')
+      AND NOT (category = 'competitor'
+               AND coalesce(list_contains(?::VARCHAR[], term::VARCHAR), false))
+      AND account IS NOT NULL AND call_date IS NOT NULL
+)"""
+# Per (account, kind): how many moments and their points; and each account's weightiest ones.
+TOTALS = """ SELECT account, kind, count(*) AS items, round(sum(points), 2) AS points
+    FROM moments GROUP BY ALL ORDER BY ALL"""
+LISTED = f""" SELECT * FROM moments QUALIFY row_number() OVER (
+    PARTITION BY account ORDER BY points DESC, call_date DESC, start_s, call_id
+) <= {MAX_EVIDENCE}"""
+
+
+def moment_params(config: RiskConfig, as_of: dt.date) -> list:
+    """The parameters of MOMENTS, in order."""
+    return [config.churn_signal, config.competitor_in_cs_call, config.pain_point_in_cs_call,
+            as_of, config.half_life_days, sorted(config.crm)]  # fmt: skip
+
+
+def as_of_date(calls: pd.DataFrame) -> dt.date | None:
+    """The day risk is judged on by default: the latest call's."""
+    dates = calls.dropna(subset=["account", "call_date"])["call_date"]
+    return pd.to_datetime(dates).max().date() if len(dates) else None
+
+
+def score_moments(
+    calls: pd.DataFrame, mentions: pd.DataFrame, config: RiskConfig, as_of: dt.date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(totals, listed) from frames in memory, by the SQL `Queries.risk_inputs` runs on the
+    database. mentions: call_id, category, term, role, snippet, start_s."""
+    import duckdb
+
+    with duckdb.connect() as connection:
+        connection.register("calls_frame", calls)
+        connection.register("mentions_frame", mentions)
+        risky = """WITH risky AS (SELECT m.*, c.account, c.call_type, c.call_date
+                   FROM mentions_frame m JOIN calls_frame c USING (call_id))"""
+        params = moment_params(config, as_of)
+        totals, listed = (
+            connection.execute(risky + MOMENTS + query, params).df() for query in (TOTALS, LISTED)
+        )
+    return totals, listed
+
 
 def account_risks(
     calls: pd.DataFrame,
-    mentions: pd.DataFrame,
+    totals: pd.DataFrame,
+    listed: pd.DataFrame,
     tones: pd.DataFrame,
     config: RiskConfig | None = None,
     as_of: dt.date | None = None,
 ) -> list[AccountRisk]:
-    """Risk per account, highest first; `Queries.risk_inputs` gives the three frames.
+    """Risk per account, highest first; `Queries.risk_inputs` (or `score_moments`) gives the
+    frames, scored with the same `config` and `as_of`.
 
-    calls: call_id, account, call_type, call_date; mentions: call_id, category, term, role,
-    snippet, start_s; tones (customer side of each CS call): call_id, tone (mean),
-    worst_text, worst_start_s. Moments are scored in bulk; each account then costs a few list
-    operations, so 100k calls take seconds, not minutes.
+    calls: call_id, account, call_type, call_date; totals: account, kind, items, points;
+    listed: each account's weightiest moments (the columns of MOMENTS); tones (customer side of
+    each CS call): call_id, tone (mean), worst_text, worst_start_s. Each account then costs a
+    few list operations.
     """
     config = config or load_config()
     calls = calls.dropna(subset=["account", "call_date"])
@@ -113,11 +171,12 @@ def account_risks(
     calls = calls.assign(call_date=pd.to_datetime(calls["call_date"]).dt.date)
     calls = calls.sort_values(["account", "call_date", "call_id"], kind="stable")
     as_of = as_of or max(calls["call_date"])
-    moments = _moments(config, as_of, calls, mentions)
-    totals: dict[str, list[tuple[str, int, float]]] = {}
-    for (account, kind), count, points in zip(*_group_sums(moments), strict=True):
-        totals.setdefault(account, []).append((kind, count, points))
-    evidence = _top_moments(moments)
+    kinds_of: dict[str, dict[str, tuple[int, float]]] = {}
+    for account, kind, items, points in zip(
+        *(totals[c].tolist() for c in ("account", "kind", "items", "points")), strict=True
+    ):
+        kinds_of.setdefault(account, {})[kind] = (int(items), float(points))
+    evidence = _listed_evidence(listed)
     tone_of = {
         row.call_id: (float(row.tone), row.worst_text, row.worst_start_s)
         for row in tones.itertuples(index=False)
@@ -127,7 +186,7 @@ def account_risks(
     for account, ids, types, dates in _calls_by_account(calls):
         cs = [(i, d) for i, t, d in zip(ids, types, dates, strict=True) if t != "sales"]
         found = list(evidence.get(account, ()))
-        kinds = {kind: (count, points) for kind, count, points in totals.get(account, ())}
+        kinds = dict(kinds_of.get(account, {}))
         for extra in _tone_evidence(config, cs, tone_of) + _silence_evidence(config, cs, as_of):
             found.append(extra)
             count, points = kinds.get(extra.kind, (0, 0.0))
@@ -157,47 +216,24 @@ def _calls_by_account(calls: pd.DataFrame):
         yield accounts[first], *(column[first:last] for column in columns)
 
 
-def _moments(config, as_of: dt.date, calls: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFrame:
-    """Every moment that carries risk, with its decayed points: churn signals, competitors (not
-    the CRMs customers integrate with) and pain points said by the customer in CS calls."""
-    weights = {
-        "churn_signal": config.churn_signal,
-        "competitor": config.competitor_in_cs_call,
-        "pain_point": config.pain_point_in_cs_call,
-    }
-    found = mentions[mentions["category"].isin(list(weights)) & (mentions["role"] != "rep")]
-    found = found[~((found["category"] == "competitor") & found["term"].isin(config.crm))]
-    found = found.merge(calls[["call_id", "account", "call_type", "call_date"]], on="call_id")
-    found = found[found["call_type"] != "sales"]
-    age = (pd.Timestamp(as_of) - pd.to_datetime(found["call_date"])).dt.days.clip(lower=0)
-    points = found["category"].map(weights).astype(float) * 0.5 ** (age / config.half_life_days)
-    label = np.where(
-        found["category"] == "competitor",
-        "Competitor: " + found["term"].astype(str),
-        found["category"].map({"churn_signal": "Churn signal", "pain_point": "Pain point"}),
-    )
-    return found.assign(kind=found["category"], points=points.round(2), label=label)
+LABELS = {"churn_signal": "Churn signal", "pain_point": "Pain point"}
 
 
-def _group_sums(moments: pd.DataFrame):
-    """((account, kind) keys, counts, point sums) over every moment."""
-    grouped = moments.groupby(["account", "kind"])["points"].agg(["size", "sum"])
-    return grouped.index.tolist(), grouped["size"].tolist(), grouped["sum"].tolist()
-
-
-def _top_moments(moments: pd.DataFrame) -> dict[str, list[Evidence]]:
-    """Each account's MAX_EVIDENCE weightiest moments (among equals, the newest first)."""
-    top = (
-        moments.sort_values(
-            ["points", "call_date", "start_s"], ascending=[False, False, True], kind="stable"
-        )
-        .groupby("account", sort=False)
-        .head(MAX_EVIDENCE)
+def _listed_evidence(listed: pd.DataFrame) -> dict[str, list[Evidence]]:
+    """Each account's listed moments as evidence, weightiest first (among equals, newest)."""
+    listed = listed.sort_values(
+        ["points", "call_date", "start_s"], ascending=[False, False, True], kind="stable"
     )
     evidence: dict[str, list[Evidence]] = {}
-    columns = ("account", "kind", "points", "label", "call_id", "call_date", "start_s", "snippet")
-    for account, *fields in zip(*(top[c].tolist() for c in columns), strict=True):
-        evidence.setdefault(account, []).append(Evidence(*fields))
+    columns = ("account", "kind", "term", "points", "call_id", "call_date", "start_s", "snippet")
+    for account, kind, term, points, call_id, day, second, quote in zip(
+        *(listed[c].tolist() for c in columns), strict=True
+    ):
+        label = f"Competitor: {term}" if kind == "competitor" else LABELS[kind]
+        day = day.date() if isinstance(day, dt.datetime) else day
+        evidence.setdefault(account, []).append(
+            Evidence(kind, points, label, call_id, day, second, quote)
+        )
     return evidence
 
 

@@ -1154,22 +1154,30 @@ class Queries:
                 self._params(where, [text, limit]),
             )
 
-    def risk_inputs(self, where: CallFilter = CallFilter()):
-        """What analyzer.risk needs, reduced here rather than in Python: the calls; the moments
-        that can carry risk (churn signals, competitors and pain points not said by the rep,
-        in calls that are not sales calls); and for each such call the customer's mean tone
-        with their most negative line."""
+    def risk_inputs(self, where: CallFilter = CallFilter(), config=None, as_of=None):
+        """What `analyzer.risk.account_risks` needs, reduced here rather than in Python: the
+        calls; per account and kind the moments that carry risk, counted and their points
+        summed; each account's weightiest moments (risk.MOMENTS scores them); and for each
+        call that is not a sales call the customer's mean tone with their most negative line.
+        Moments are scored with `config` (models/risk.yaml) as of `as_of` (the latest call)."""
+        from analyzer import risk
+
         everything = CallFilter(where.date_from, where.date_to, where.call_type, where.reps,
                                 where.accounts)  # fmt: skip
         calls = self._frame(
             "SELECT call_id, account, call_type, call_date, title, rep FROM picked", everything
         )
-        mentions = self._frame(
-            """SELECT h.call_id, h.category, h.term, h.role, h.snippet, h.start_s
-               FROM hits h JOIN picked p USING (call_id)
-               WHERE p.call_type IS DISTINCT FROM 'sales' AND h.role IS DISTINCT FROM 'rep'
-                 AND h.category IN ('churn_signal', 'competitor', 'pain_point')""",
-            everything,
+        config = config or risk.load_config()
+        params = risk.moment_params(config, as_of or risk.as_of_date(calls) or dt.date.today())
+        risky = """, risky AS (
+            SELECT h.call_id, h.category, h.term, h.role, h.snippet, h.start_s,
+                   p.account, p.call_type, p.call_date
+            FROM hits h JOIN picked p USING (call_id)
+            WHERE p.call_type IS DISTINCT FROM 'sales' AND h.role IS DISTINCT FROM 'rep'
+              AND h.category IN ('churn_signal', 'competitor', 'pain_point'))"""
+        totals, listed = (
+            self._frame(risky + risk.MOMENTS + query, everything, params)
+            for query in (risk.TOTALS, risk.LISTED)
         )
         tones = self._frame(
             """SELECT u.call_id, avg(u.tone) AS tone,
@@ -1180,7 +1188,7 @@ class Queries:
                GROUP BY u.call_id""",
             everything,
         )
-        return calls, mentions, tones
+        return calls, totals, listed, tones
 
     def rep_metrics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         """Coaching metrics per rep (averaged over their calls), rep side unless noted."""

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analyzer.risk import account_risks
+from analyzer.risk import account_risks, as_of_date, load_config, score_moments
 from analyzer.store import CallFilter, Queries, Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,9 +264,16 @@ SQLITE_RISK = {
 }
 
 
+def risks_from(calls: pd.DataFrame, mentions: pd.DataFrame, tones: pd.DataFrame):
+    """Account risk from frames fetched elsewhere; the moments scored as the store scores
+    them (risk.MOMENTS, run by DuckDB over the frames)."""
+    config = load_config()
+    as_of = as_of_date(calls)
+    return account_risks(calls, *score_moments(calls, mentions, config, as_of), tones, config)
+
+
 def sqlite_risk(connection: sqlite3.Connection):
-    frames = [pd.read_sql_query(SQLITE_RISK[name], connection) for name in SQLITE_RISK]
-    return account_risks(*frames)
+    return risks_from(*(pd.read_sql_query(SQLITE_RISK[name], connection) for name in SQLITE_RISK))
 
 
 def pandas_risk(t: dict[str, pd.DataFrame]):
@@ -285,7 +292,7 @@ def pandas_risk(t: dict[str, pd.DataFrame]):
          "worst_text": worst["text"].to_numpy(), "worst_start_s": worst["start_s"].to_numpy()}
     )  # fmt: skip
     columns = ["call_id", "category", "term", "role", "snippet", "start_s"]
-    return account_risks(calls, mentions[columns], tones)
+    return risks_from(calls, mentions[columns], tones)
 
 
 def pandas_queries(t: dict[str, pd.DataFrame]) -> dict[str, Callable]:

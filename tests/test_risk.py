@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.risk import account_risks, call_warnings
+from analyzer.risk import account_risks, as_of_date, call_warnings, load_config, score_moments
 from analyzer.store import Queries, Store
 
 ROOT = Path(__file__).parents[1]
@@ -42,7 +42,8 @@ def test_every_score_is_explained_by_moments(corpus_db):
     assert globex.evidence[0].points == max(e.points for e in globex.evidence)
 
 
-def frames(*mentions, call_type="cs", dates=("2026-10-01",)):
+def frames(*mentions, call_type="cs", dates=("2026-10-01",), as_of=None):
+    """calls, totals, listed and tones for account_risks, as if from the database."""
     calls = pd.DataFrame(
         {"call_id": f"c{i}", "account": "Acme", "call_type": call_type, "call_date": d}
         for i, d in enumerate(dates)
@@ -53,15 +54,16 @@ def frames(*mentions, call_type="cs", dates=("2026-10-01",)):
         columns=["call_id", "category", "term", "role", "snippet", "start_s"],
     )  # fmt: skip
     tones = pd.DataFrame(columns=["call_id", "tone", "worst_text", "worst_start_s"])
-    return calls, found, tones
+    as_of = as_of or as_of_date(calls)
+    return calls, *score_moments(calls, found, load_config(), as_of), tones
 
 
 def test_recent_signals_weigh_more_than_old_ones():
     as_of = dt.date(2026, 12, 1)
     recent = account_risks(*frames(("c0", "churn_signal", "cancel", "customer"),
-                                   dates=("2026-11-30",)), as_of=as_of)  # fmt: skip
+                                   dates=("2026-11-30",), as_of=as_of), as_of=as_of)  # fmt: skip
     old = account_risks(*frames(("c0", "churn_signal", "cancel", "customer"),
-                                dates=("2026-09-01",)), as_of=as_of)  # fmt: skip
+                                dates=("2026-09-01",), as_of=as_of), as_of=as_of)  # fmt: skip
     churn = [e.points for e in recent[0].evidence if e.kind == "churn_signal"]
     stale = [e.points for e in old[0].evidence if e.kind == "churn_signal"]
     assert churn[0] > 4 * stale[0]
@@ -77,11 +79,12 @@ def test_sales_calls_and_crm_names_do_not_raise_risk():
 
 
 def test_silence_beyond_the_usual_cadence():
-    calls, found, tones = frames(dates=("2026-09-01", "2026-09-15", "2026-09-29"))
-    quiet = account_risks(calls, found, tones, as_of=dt.date(2026, 11, 20))
+    dates = ("2026-09-01", "2026-09-15", "2026-09-29")
+    late, soon = dt.date(2026, 11, 20), dt.date(2026, 10, 5)
+    quiet = account_risks(*frames(dates=dates, as_of=late), as_of=late)
     (evidence,) = quiet[0].evidence
     assert evidence.kind == "silence" and "usually every 14" in evidence.detail
-    assert account_risks(calls, found, tones, as_of=dt.date(2026, 10, 5))[0].score == 0
+    assert account_risks(*frames(dates=dates, as_of=soon), as_of=soon)[0].score == 0
 
 
 def turns(*spec):
@@ -143,8 +146,7 @@ def test_moments_beyond_the_listed_ones_still_count_and_summarize():
     from analyzer.risk import MAX_EVIDENCE
 
     churn = [("c0", "churn_signal", "cancel", "customer")] * (MAX_EVIDENCE + 10)
-    calls, found, tones = frames(*churn, ("c0", "pain_point", "slow", "customer"))
-    risk = account_risks(calls, found, tones)[0]
+    risk = account_risks(*frames(*churn, ("c0", "pain_point", "slow", "customer")))[0]
     assert len(risk.evidence) == MAX_EVIDENCE  # the weightiest listed, the pain point not
     assert dict((k, n) for k, n, _ in risk.totals) == {"churn_signal": 60, "pain_point": 1}
     assert "60 × churn signals" in risk.summary(kinds=2)
