@@ -246,7 +246,7 @@ class Ingestor:
             )
         audio = load_audio(path)
         duration_s = audio.duration_s
-        sides = split_sides(audio, self.options.channel_roles)
+        sides = split_sides(audio, self.options.channel_roles, overwrite=True)
         del audio  # the sides hold what is needed; an hour of stereo is 460 MB a copy
         if meta.rep:
             sides = [replace(s, speaker=meta.rep) if s.role == "rep" else s for s in sides]

@@ -102,7 +102,7 @@ def load_audio(path: Path) -> Audio:
             if source_channels > 2:
                 channels = (_mix_down(_decode(container, None), source_channels),)
             else:
-                channels = _split(_decode(container, layout), 2 if layout == "stereo" else 1)
+                channels = _decode_channels(container, layout, 2 if layout == "stereo" else 1)
     except InputError:
         raise
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as error:
@@ -118,14 +118,26 @@ def load_audio(path: Path) -> Audio:
     return audio
 
 
-def _split(interleaved: np.ndarray, channels: int) -> tuple[np.ndarray, ...]:
-    """Interleaved 16-bit samples as one contiguous float32 array per channel, converted in
-    place of a copy (a 60-minute stereo call is 460 MB as float32; every extra copy counts)."""
-    frames = len(interleaved) // channels
-    out = np.empty((channels, frames), dtype=np.float32)
-    for index in range(channels):
-        np.multiply(interleaved[index::channels][:frames], 1 / 32768, out=out[index])
-    return tuple(out)
+def _decode_channels(
+    container: av.container.InputContainer, layout: str, channels: int
+) -> tuple[np.ndarray, ...]:
+    """One contiguous float32 array per channel, filled as the file decodes into room sized
+    from the container's duration: no interleaved or 16-bit copy of the whole call is ever
+    held (a 60-minute stereo call is 460 MB as float32; every extra copy counts)."""
+    seconds = float(container.duration or 0) / av.time_base
+    out = np.empty((channels, int(seconds * SAMPLE_RATE * 1.01) + SAMPLE_RATE), dtype=np.float32)
+    filled = 0
+    for chunk in _resampled(container, layout):
+        frames = len(chunk) // channels
+        if filled + frames > out.shape[1]:  # the duration was missing or short: grow
+            grown = np.empty((channels, 2 * (filled + frames)), dtype=np.float32)
+            grown[:, :filled] = out[:, :filled]
+            out = grown
+        for index in range(channels):
+            np.multiply(chunk[index::channels][:frames], 1 / 32768,
+                        out=out[index, filled : filled + frames])  # fmt: skip
+        filled += frames
+    return tuple(out[:, :filled])
 
 
 def _mix_down(interleaved: np.ndarray, channels: int) -> np.ndarray:
@@ -140,14 +152,18 @@ def _mix_down(interleaved: np.ndarray, channels: int) -> np.ndarray:
     return mixed  # float32, as `tracks` is
 
 
-def _decode(container: av.container.InputContainer, layout: str | None) -> np.ndarray:
+def _resampled(container: av.container.InputContainer, layout: str | None):
+    """Interleaved 16-bit chunks at 16 kHz, as they decode."""
     resampler = av.AudioResampler(format="s16", layout=layout, rate=SAMPLE_RATE)
-    chunks = []
     for frame in container.decode(audio=0):
         for resampled in resampler.resample(frame):
-            chunks.append(resampled.to_ndarray().reshape(-1))
+            yield resampled.to_ndarray().reshape(-1)
     for resampled in resampler.resample(None):  # flush
-        chunks.append(resampled.to_ndarray().reshape(-1))
+        yield resampled.to_ndarray().reshape(-1)
+
+
+def _decode(container: av.container.InputContainer, layout: str | None) -> np.ndarray:
+    chunks = list(_resampled(container, layout))
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
 

@@ -245,3 +245,30 @@ def test_voice_of_a_clip_is_a_unit_vector():
     embedding, seconds = voice_of(speak("One two three four five, testing my voice.", 0))
     assert embedding.shape == (256,) and abs(np.linalg.norm(embedding) - 1) < 1e-4
     assert seconds > 1
+
+
+def test_mel_frames_a_chunk_at_a_time_match_one_pass():
+    import resemblyzer
+    from scipy.signal import butter, sosfilt
+
+    from analyzer.diarize import HIGH_PASS_HZ, MEL_CHUNK_FRAMES, mel_frames
+
+    rng = np.random.default_rng(3)
+    samples = (rng.standard_normal(MEL_CHUNK_FRAMES * 160 * 2 + 1234) * 0.1).astype(np.float32)
+    filtered = sosfilt(butter(4, HIGH_PASS_HZ, "highpass", fs=16_000, output="sos"), samples)
+    whole = resemblyzer.audio.wav_to_mel_spectrogram(filtered.astype(np.float32))
+    assert np.allclose(mel_frames(samples), whole, rtol=1e-5, atol=1e-7)
+
+
+def test_crosstalk_gated_in_place_equals_gated_copy():
+    from analyzer.speakers import suppress_crosstalk
+
+    rng = np.random.default_rng(4)
+    loud, quiet = rng.standard_normal(16_000 * 3).astype(np.float32), np.zeros(16_000 * 3)
+    quiet[:16_000] = 0.001 * loud[:16_000]  # bleed of the other side only
+    left, right = loud.copy(), quiet.astype(np.float32)
+    copies = suppress_crosstalk(left, right)
+    in_place = suppress_crosstalk(left, right, overwrite=True)
+    assert in_place[0] is left
+    assert all(np.array_equal(a, b) for a, b in zip(copies, in_place, strict=True))
+    assert not right.any()  # the bleed is gone
