@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.config import cpu_threads
+from analyzer.config import cpu_threads, models_dir
 from analyzer.errors import AnalyzerError
 
 DIMENSIONS = 384
@@ -148,6 +148,4 @@ def load_embedder(precision: str | None = None, encoder: str = "") -> Embedder:
 
 def encoder_path(encoder: str) -> Path:
     """An encoder's folder: relative to models/, or an absolute path."""
-    from analyzer.config import models_dir
-
     return models_dir() / encoder

@@ -170,7 +170,7 @@ def account_risks(
         return []
     calls = calls.assign(call_date=pd.to_datetime(calls["call_date"]).dt.date)
     calls = calls.sort_values(["account", "call_date", "call_id"], kind="stable")
-    as_of = as_of or max(calls["call_date"])
+    as_of = as_of or as_of_date(calls)
     kinds_of: dict[str, dict[str, tuple[int, float]]] = {}
     for account, kind, items, points in zip(
         *(totals[c].tolist() for c in ("account", "kind", "items", "points")), strict=True

@@ -1169,12 +1169,10 @@ class Queries:
         )
         config = config or risk.load_config()
         params = risk.moment_params(config, as_of or risk.as_of_date(calls) or dt.date.today())
-        risky = """, risky AS (
+        risky = """, risky AS (  -- which of them carry risk is risk.MOMENTS's to say
             SELECT h.call_id, h.category, h.term, h.role, h.snippet, h.start_s,
                    p.account, p.call_type, p.call_date
-            FROM hits h JOIN picked p USING (call_id)
-            WHERE p.call_type IS DISTINCT FROM 'sales' AND h.role IS DISTINCT FROM 'rep'
-              AND h.category IN ('churn_signal', 'competitor', 'pain_point'))"""
+            FROM hits h JOIN picked p USING (call_id))"""
         totals, listed = (
             self._frame(risky + risk.MOMENTS + query, everything, params)
             for query in (risk.TOTALS, risk.LISTED)

@@ -8,7 +8,7 @@ vector predicts every category at once, from the labels the heads use (`smart.tr
 other categories' positives are negatives unless the categories overlap). The linear layer is
 then dropped: the heads stay SVMs, now over the tuned vectors.
 
-The adapter (about 1.3 MB) is saved in peft's format and merged into the weights when loaded, so
+The adapter (2.7 MB) is saved in peft's format and merged into the weights when loaded, so
 tagging costs what it did. Settings were chosen by held-out-writer F1 on the examples only
 (bench/results.md): tuning lifted it by 0.03-0.07 per category over the frozen encoder.
 """

@@ -15,13 +15,13 @@ import argparse
 import csv
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
+
+from bench.memory import measured
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_calls"
@@ -44,12 +44,9 @@ def ingest(folder: Path, db: Path, workers: int) -> tuple[float, float, int]:
     """(wall s, CPU s of the process tree, peak RSS of its largest process) of one batch."""
     command = [sys.executable, "-m", "analyzer.cli", "ingest", str(folder), "--db", str(db),
                "--workers", str(workers)]  # fmt: skip
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    assert code == 0, f"ingest --workers {workers} exited with {code}: {process.stderr.read()}"
+    log = db.with_suffix(".log")
+    code, wall, usage = measured(command, log)
+    assert code == 0, f"ingest --workers {workers} exited with {code}: {log.read_text()[-2000:]}"
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
 

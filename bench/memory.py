@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,13 +38,17 @@ def long_call(source: Path, minutes: float, out: Path) -> int:
     return repeats
 
 
-def peak_rss(command: list[str]) -> tuple[int, float, int]:
-    """(exit code, wall seconds, peak RSS in bytes) of `command` run to its end."""
+def measured(
+    command: list[str], log: Path | None = None
+) -> tuple[int, float, resource.struct_rusage]:
+    """(exit code, wall seconds, resource usage) of `command` run to its end, its output to
+    `log` (else nowhere). The usage counts every child it reaped (CPU times summed, ru_maxrss
+    the largest process's peak)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, time.perf_counter() - started, usage.ru_maxrss * 1024
+    with open(log or os.devnull, "wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+    return os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage
 
 
 def main() -> None:
@@ -57,7 +62,8 @@ def main() -> None:
         seconds = long_call(args.audio, args.minutes, call) * load_audio(args.audio).duration_s
         command = [sys.executable, "-m", "analyzer.cli", "ingest", str(call), "--db",
                    str(Path(folder) / "memory.duckdb"), "--rep", "Mark Jones"]  # fmt: skip
-        code, wall, rss = peak_rss(command)
+        code, wall, usage = measured(command)
+        rss = usage.ru_maxrss * 1024
     assert code == 0, f"ingest exited with {code}"
     print(f"call: {args.audio.name} repeated to {seconds / 60:.0f} min (stereo FLAC)")
     print(f"analyzer ingest: {wall:.0f} s wall (RTF {wall / seconds:.3f}), "
