@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import duckdb
 import pytest
 
 from analyzer.records import CallMeta, CallRecord, Mention, Transcript, Utterance, Word
 from analyzer.store import SCHEMA_VERSION, Store
+
+ROOT = Path(__file__).parents[1]
 
 
 def record(call_id="c1", mentions=1, status="ok"):
@@ -255,3 +260,36 @@ def test_masking_a_stored_call_merges_the_words_of_one_identifier(store):
     stored = store.words("c1")
     assert [w.text.strip() for w in stored] == ["mail", "me", "at", "[email]", "thanks"]
     assert (stored[3].start_s, stored[3].end_s) == (3.0, 7.5)  # "jane" to "com"
+
+
+def test_search_finds_and_scores_what_the_extensions_bm25_does(store):
+    """Search reads the index's postings in term order instead of running the extension's
+    match_bm25 over every utterance: it finds the same utterances with the same scores, best
+    first, and call ids may hold the '#' that joins call id and turn in the index."""
+    from analyzer.store import Queries, fts_extension_path
+
+    texts = [
+        u["text"]
+        for path in sorted((ROOT / "sample_calls" / "gold").glob("*.json"))
+        for u in json.loads(path.read_text(encoding="utf-8"))["utterances"]
+    ]
+    for n in range(3):
+        turns = tuple(Utterance("x", "customer", i, i + 1.0, t) for i, t in enumerate(texts[n::3]))
+        store.save_call(CallRecord(f"c#{n}", f"/x/{n}.json", str(n), CallMeta(rep="Priya"),
+                                   Transcript(turns, 999.0, "json"), ()))  # fmt: skip
+    assert store.refresh_search_index()
+    query = "Renewal: the NOTICE period, and pricing per-seat?"
+    found = Queries(store).search(query, limit=10_000)
+    with duckdb.connect(str(store.path), read_only=True) as connection:
+        connection.execute(f"LOAD '{fts_extension_path()}'")
+        expected = connection.execute(
+            """SELECT call_id, text, score FROM (
+                   SELECT call_id, text, fts_main_utterances.match_bm25(uid, ?) AS score
+                   FROM utterances) WHERE score IS NOT NULL""",
+            [query],
+        ).df()
+    assert len(found) == len(expected) > 20
+    assert found["score"].is_monotonic_decreasing
+    assert sorted(zip(found.call_id, found.text, found.score.round(9), strict=True)) == sorted(
+        zip(expected.call_id, expected.text, expected.score.round(9), strict=True)
+    )
