@@ -465,10 +465,10 @@ def accounts(top, as_json, db) -> None:
 
         analyzer accounts --db demo.duckdb
     """
-    from analyzer.risk import account_risks
+    from analyzer.risk import ranked
     from analyzer.store import Queries
 
-    risks = account_risks(*Queries(_store(db)).risk_inputs())
+    risks = ranked(Queries(_store(db)))
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(r) for r in risks], indent=2, default=str))
         return

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -91,18 +89,19 @@ class AccountRisk:
 # Moments beyond these, per account, count in the score and the totals but are not listed.
 MAX_EVIDENCE = 50
 
-# Moments are scored where their rows are, in SQL: `risky` is a relation of mention rows with
-# their call (call_id, account, call_type, call_date, category, term, role, snippet, start_s).
+# Moments are scored where their rows are, in SQL: `risky` is a relation of mention rows, or of
+# per-call mention counts, with their call (call_id, account, call_type, call_date, category,
+# term, role, n = how many mentions the row stands for; mention rows add snippet and start_s).
 # Churn signals, competitors (not the CRMs customers integrate with) and pain points said by
 # the customer in calls that are not sales calls, each with its points decayed by age.
 MOMENTS = """, moments AS (
-    SELECT account, category AS kind, term, snippet, start_s, call_id,
-           call_date::DATE AS call_date,
-           round(CASE category WHEN 'churn_signal' THEN ?::DOUBLE
-                               WHEN 'competitor' THEN ?::DOUBLE ELSE ?::DOUBLE END
-                 * pow(0.5, greatest(date_diff('day', call_date::DATE, ?::DATE), 0) / ?::DOUBLE),
+    SELECT r.* EXCLUDE (category, call_date), r.category AS kind,
+           r.call_date::DATE AS call_date,
+           round(CASE r.category WHEN 'churn_signal' THEN ?::DOUBLE
+                                 WHEN 'competitor' THEN ?::DOUBLE ELSE ?::DOUBLE END
+                 * pow(0.5, greatest(date_diff('day', r.call_date::DATE, ?::DATE), 0) / ?::DOUBLE),
                  2) AS points
-    FROM risky
+    FROM risky r
     WHERE call_type IS DISTINCT FROM 'sales' AND role IS DISTINCT FROM 'rep'
       AND category IN ('churn_signal', 'competitor', 'pain_point')
       AND NOT (category = 'competitor'
@@ -110,11 +109,43 @@ MOMENTS = """, moments AS (
       AND account IS NOT NULL AND call_date IS NOT NULL
 )"""
 # Per (account, kind): how many moments and their points; and each account's weightiest ones.
-TOTALS = """ SELECT account, kind, count(*) AS items, round(sum(points), 2) AS points
+TOTALS = """ SELECT account, kind, sum(n)::INTEGER AS items, round(sum(n * points), 2) AS points
     FROM moments GROUP BY ALL ORDER BY ALL"""
-LISTED = f""" SELECT * FROM moments QUALIFY row_number() OVER (
-    PARTITION BY account ORDER BY points DESC, call_date DESC, start_s, call_id
-) <= {MAX_EVIDENCE}"""
+LISTED = f""" SELECT account, kind, term, snippet, start_s, call_id, call_date, points
+    FROM moments QUALIFY row_number() OVER (
+        PARTITION BY account ORDER BY points DESC, call_date DESC, start_s, call_id
+    ) <= {MAX_EVIDENCE}"""
+# Per account, from `picked` (its calls) and `tones` (call_id, tone, worst_idx: each call's
+# customer-side mean tone and most negative line): how many calls and the latest; the customer's
+# tone in the latest customer-success call that has one, and their mean tone in the ones before;
+# the last CS call's date and the usual gap between CS calls (median, in days).
+ACCOUNTS = """, cs AS (
+    SELECT p.call_id, p.account, p.call_date::DATE AS day, t.tone, t.worst_idx
+    FROM picked p LEFT JOIN tones t USING (call_id)
+    WHERE p.call_type IS DISTINCT FROM 'sales'
+      AND p.account IS NOT NULL AND p.call_date IS NOT NULL
+), toned AS (
+    SELECT *, row_number() OVER (PARTITION BY account ORDER BY day DESC, call_id DESC) AS recent,
+           count(*) OVER (PARTITION BY account) AS n, sum(tone) OVER (PARTITION BY account) AS total
+    FROM cs WHERE tone IS NOT NULL
+), latest_tone AS (
+    SELECT account, call_id AS tone_call_id, day AS tone_day, tone, worst_idx,
+           CASE WHEN n > 1 THEN (total - tone) / (n - 1) END AS tone_before
+    FROM toned WHERE recent = 1
+), gaps AS (
+    SELECT account, day,
+           date_diff('day', lag(day) OVER (PARTITION BY account ORDER BY day), day) AS gap
+    FROM (SELECT DISTINCT account, day FROM cs)
+), cadence AS (
+    SELECT account, max(day) AS cs_last_day, median(gap) AS cadence_days FROM gaps GROUP BY ALL
+), every AS (
+    SELECT account, count(*) AS calls, max(call_date::DATE) AS last_call FROM picked
+    WHERE account IS NOT NULL AND call_date IS NOT NULL GROUP BY ALL
+)
+SELECT e.account, e.calls, e.last_call, c.cs_last_day, c.cadence_days,
+       t.tone_call_id, t.tone_day, t.tone, t.tone_before, t.worst_idx
+FROM every e LEFT JOIN cadence c USING (account) LEFT JOIN latest_tone t USING (account)
+ORDER BY e.account"""
 
 
 def moment_params(config: RiskConfig, as_of: dt.date) -> list:
@@ -123,71 +154,76 @@ def moment_params(config: RiskConfig, as_of: dt.date) -> list:
             as_of, config.half_life_days, sorted(config.crm)]  # fmt: skip
 
 
-def as_of_date(calls: pd.DataFrame) -> dt.date | None:
-    """The day risk is judged on by default: the latest call's."""
-    dates = calls.dropna(subset=["account", "call_date"])["call_date"]
-    return pd.to_datetime(dates).max().date() if len(dates) else None
-
-
-def score_moments(
-    calls: pd.DataFrame, mentions: pd.DataFrame, config: RiskConfig, as_of: dt.date
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(totals, listed) from frames in memory, by the SQL `Queries.risk_inputs` runs on the
-    database. mentions: call_id, category, term, role, snippet, start_s."""
+def score_frames(
+    calls: pd.DataFrame,
+    mentions: pd.DataFrame,
+    tones: pd.DataFrame,
+    config: RiskConfig,
+    as_of: dt.date | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(accounts, totals, listed) for `account_risks` from frames in memory, by the SQL
+    `Queries.risk_inputs` runs on the database. calls: call_id, account, call_type, call_date;
+    mentions: call_id, category, term, role, snippet, start_s; tones: call_id, tone, worst_idx."""
     import duckdb
 
     with duckdb.connect() as connection:
-        connection.register("calls_frame", calls)
-        connection.register("mentions_frame", mentions)
-        risky = """WITH risky AS (SELECT m.*, c.account, c.call_type, c.call_date
-                   FROM mentions_frame m JOIN calls_frame c USING (call_id))"""
-        params = moment_params(config, as_of)
+        for name, frame in (("calls_frame", calls), ("mentions_frame", mentions),
+                            ("tones", tones)):  # fmt: skip
+            connection.register(name, frame)
+        picked = "WITH picked AS (SELECT * FROM calls_frame)"
+        accounts = connection.execute(picked + ACCOUNTS).df()
+        as_of = as_of or latest(accounts)
+        risky = """, risky AS (SELECT m.*, 1 AS n, p.account, p.call_type, p.call_date
+                   FROM mentions_frame m JOIN picked p USING (call_id))"""
+        params = moment_params(config, as_of or dt.date.today())
         totals, listed = (
-            connection.execute(risky + MOMENTS + query, params).df() for query in (TOTALS, LISTED)
+            connection.execute(picked + risky + MOMENTS + query, params).df()
+            for query in (TOTALS, LISTED)
         )
-    return totals, listed
+    return accounts, totals, listed
+
+
+def latest(accounts: pd.DataFrame) -> dt.date | None:
+    """The day risk is judged on by default: the latest call's."""
+    days = pd.to_datetime(accounts["last_call"]).dropna() if len(accounts) else ()
+    return days.max().date() if len(days) else None
 
 
 def account_risks(
-    calls: pd.DataFrame,
+    accounts: pd.DataFrame,
     totals: pd.DataFrame,
-    listed: pd.DataFrame,
-    tones: pd.DataFrame,
+    listed: pd.DataFrame | None = None,
+    quotes: pd.DataFrame | None = None,
     config: RiskConfig | None = None,
     as_of: dt.date | None = None,
 ) -> list[AccountRisk]:
-    """Risk per account, highest first; `Queries.risk_inputs` (or `score_moments`) gives the
-    frames, scored with the same `config` and `as_of`.
+    """Risk per account, highest first, from the frames `Queries.risk_inputs` (or
+    `score_frames`) gives, scored with the same `config` and `as_of`.
 
-    calls: call_id, account, call_type, call_date; totals: account, kind, items, points;
-    listed: each account's weightiest moments (the columns of MOMENTS); tones (customer side of
-    each CS call): call_id, tone (mean), worst_text, worst_start_s. Each account then costs a
-    few list operations.
+    accounts: the columns of ACCOUNTS; totals: account, kind, items, points; listed: the
+    weightiest moments of the accounts to explain (the columns of LISTED); quotes: call_id, idx,
+    text, start_s of the lines tone evidence quotes. An account's evidence holds its listed
+    moments and its tone and silence evidence; its score counts every moment.
     """
     config = config or load_config()
-    calls = calls.dropna(subset=["account", "call_date"])
-    if calls.empty:
-        return []
-    calls = calls.assign(call_date=pd.to_datetime(calls["call_date"]).dt.date)
-    calls = calls.sort_values(["account", "call_date", "call_id"], kind="stable")
-    as_of = as_of or as_of_date(calls)
+    as_of = as_of or latest(accounts)
     kinds_of: dict[str, dict[str, tuple[int, float]]] = {}
     for account, kind, items, points in zip(
         *(totals[c].tolist() for c in ("account", "kind", "items", "points")), strict=True
     ):
         kinds_of.setdefault(account, {})[kind] = (int(items), float(points))
-    evidence = _listed_evidence(listed)
-    tone_of = {
-        row.call_id: (float(row.tone), row.worst_text, row.worst_start_s)
-        for row in tones.itertuples(index=False)
-        if pd.notna(row.tone)
-    }
+    evidence = _listed_evidence(listed) if listed is not None and len(listed) else {}
+    lines = {}
+    if quotes is not None and len(quotes):
+        keys = zip(quotes["call_id"].tolist(), quotes["idx"].tolist(), strict=True)
+        values = zip(quotes["text"].tolist(), quotes["start_s"].tolist(), strict=True)
+        lines = dict(zip(keys, values, strict=True))
     risks = []
-    for account, ids, types, dates in _calls_by_account(calls):
-        cs = [(i, d) for i, t, d in zip(ids, types, dates, strict=True) if t != "sales"]
+    for row in _records(accounts):
+        account = row["account"]
         found = list(evidence.get(account, ()))
         kinds = dict(kinds_of.get(account, {}))
-        for extra in _tone_evidence(config, cs, tone_of) + _silence_evidence(config, cs, as_of):
+        for extra in _tone_evidence(config, row, lines) + _silence_evidence(config, row, as_of):
             found.append(extra)
             count, points = kinds.get(extra.kind, (0, 0.0))
             kinds[extra.kind] = (count + 1, points + extra.points)
@@ -198,8 +234,8 @@ def account_risks(
                 account=account,
                 score=round(100 * (1 - math.exp(-points / config.scale))),
                 points=round(points, 2),
-                calls=len(ids),
-                last_call=dates[-1],
+                calls=int(row["calls"]),
+                last_call=row["last_call"],
                 evidence=tuple(found),
                 totals=tuple((kind, *total) for kind, total in kinds.items()),
             )
@@ -207,13 +243,37 @@ def account_risks(
     return sorted(risks, key=lambda r: (-r.score, r.account))
 
 
-def _calls_by_account(calls: pd.DataFrame):
-    """(account, call ids, call types, dates) per account, calls by date; `calls` is sorted."""
-    accounts = calls["account"].to_numpy()
-    bounds = np.flatnonzero(accounts[1:] != accounts[:-1]) + 1
-    columns = [calls[c].tolist() for c in ("call_id", "call_type", "call_date")]
-    for first, last in zip(np.r_[0, bounds], np.r_[bounds, len(accounts)], strict=True):
-        yield accounts[first], *(column[first:last] for column in columns)
+def ranked(queries, where=None, explained: int | None = None) -> list[AccountRisk]:
+    """Every account of `queries` (analyzer.store.Queries) by risk, highest first, the
+    `explained` riskiest with their evidence (None: all of them)."""
+    from analyzer.store import CallFilter
+
+    where = where or CallFilter()
+    if explained is None:
+        return account_risks(*queries.risk_inputs(where))
+    accounts, totals, _, _ = queries.risk_inputs(where, evidence_for=())
+    first = account_risks(accounts, totals)
+    shown = accounts[accounts["account"].isin([r.account for r in first[:explained]])]
+    as_of = latest(accounts)
+    evidence = queries.risk_evidence(where, shown, as_of) if as_of else ()
+    explained_ones = {r.account: r for r in account_risks(shown, totals, *evidence, as_of=as_of)}
+    return [explained_ones.get(r.account, r) for r in first]
+
+
+def _day(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+DAYS = ("last_call", "cs_last_day", "tone_day")
+
+
+def _records(accounts: pd.DataFrame) -> list[dict]:
+    """ACCOUNTS rows as dicts of plain values: dates as dates, None for missing."""
+    if accounts.empty:
+        return []
+    days = {c: pd.to_datetime(accounts[c]).dt.date for c in DAYS}
+    plain = accounts.assign(**days).astype(object)
+    return plain.where(plain.notna(), None).to_dict("records")
 
 
 LABELS = {"churn_signal": "Churn signal", "pain_point": "Pain point"}
@@ -230,24 +290,23 @@ def _listed_evidence(listed: pd.DataFrame) -> dict[str, list[Evidence]]:
         *(listed[c].tolist() for c in columns), strict=True
     ):
         label = f"Competitor: {term}" if kind == "competitor" else LABELS[kind]
-        day = day.date() if isinstance(day, dt.datetime) else day
         evidence.setdefault(account, []).append(
-            Evidence(kind, points, label, call_id, day, second, quote)
+            Evidence(kind, points, label, call_id, _day(day), second, quote)
         )
     return evidence
 
 
-def _tone_evidence(config, cs_calls: list, tone_of: dict) -> list[Evidence]:
+def _tone_evidence(config, row: dict, lines: dict) -> list[Evidence]:
     """Customer tone (VADER, stored per utterance) falling to the latest CS call, or negative
-    in it; the quote is that call's most negative line. `cs_calls`: (call_id, date) by date."""
-    per_call = [(call_id, day, *tone_of[call_id]) for call_id, day in cs_calls
-                if call_id in tone_of]  # fmt: skip
-    if not per_call:
+    in it; the quote is that call's most negative line, when `lines` holds it."""
+    last_tone = row["tone"]
+    if last_tone is None:
         return []
-    call_id, day, last_tone, quote, second = per_call[-1]
+    call_id, day = row["tone_call_id"], row["tone_day"]
+    quote, second = lines.get((call_id, row["worst_idx"]), (None, None))
     found = []
-    if len(per_call) > 1 and last_tone < config.sentiment_positive:
-        before = sum(t[2] for t in per_call[:-1]) / (len(per_call) - 1)
+    before = row["tone_before"]
+    if before is not None and last_tone < config.sentiment_positive:
         drop = before - last_tone
         if drop > 0:
             points = config.sentiment_drop * min(1.0, drop / 0.5)
@@ -262,20 +321,20 @@ def _tone_evidence(config, cs_calls: list, tone_of: dict) -> list[Evidence]:
     return found
 
 
-def _silence_evidence(config, cs_calls: list, as_of: dt.date) -> list[Evidence]:
+def _silence_evidence(config, row: dict, as_of: dt.date) -> list[Evidence]:
     """Only customers (accounts with CS calls) go quiet; a prospect between deals does not."""
-    if not cs_calls:
+    last = row["cs_last_day"]
+    if last is None:
         return []
-    dates = sorted({day for _, day in cs_calls})
-    gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
-    cadence = float(statistics.median(gaps)) if gaps else config.default_cadence_days
-    quiet = (as_of - dates[-1]).days
+    cadence = row["cadence_days"]
+    cadence = config.default_cadence_days if cadence is None else float(cadence)
+    quiet = (as_of - last).days
     overdue = quiet / max(cadence, 1.0)
     if overdue <= 1.5:
         return []
     points = config.silence * min(2.0, overdue - 1)
     detail = f"No call for {quiet} days (usually every {cadence:.0f})"
-    return [Evidence("silence", round(points, 2), detail, None, dates[-1])]
+    return [Evidence("silence", round(points, 2), detail, None, last)]
 
 
 # --- per-call warnings -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ process holds the lock.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -37,6 +38,34 @@ LOCK_RETRY_S = 30.0
 VOICE_DIM = 256  # Resemblyzer d-vectors
 
 # Append-only: each migration runs once, in its own transaction, and is recorded.
+# Per-call summaries the app reads instead of every row, rewritten whenever a call's mentions
+# or utterances change (`{calls}` picks the calls): mention counts per category, side and
+# competitor named; and the customer side's mean tone with its most negative line.
+_SUMMARIES = {
+    "call_topics": """(call_id, category, role, term, mentions)
+        SELECT call_id, category, speaker_role,
+               CASE WHEN category = 'competitor' THEN term END, count(*)
+        FROM mentions WHERE {calls} GROUP BY ALL""",
+    "call_tones": """(call_id, tone, worst_idx)
+        SELECT call_id, avg(tone), arg_min(idx, [tone, idx]) FROM utterances
+        WHERE {calls} AND role IN ('customer', 'unknown') AND tone IS NOT NULL
+        GROUP BY call_id""",
+}
+
+
+def summarize(connection: duckdb.DuckDBPyConnection, call_id: str) -> None:
+    """Rewrite one call's summaries from its stored mentions and utterances."""
+    summarize_range(connection, call_id, call_id)
+
+
+def summarize_range(connection: duckdb.DuckDBPyConnection, first: str, last: str) -> None:
+    """Rewrite the summaries of the calls whose ids sort from `first` to `last`."""
+    for table, select in _SUMMARIES.items():
+        calls = "call_id BETWEEN ? AND ?"
+        connection.execute(f"DELETE FROM {table} WHERE {calls}", [first, last])
+        connection.execute(f"INSERT INTO {table} {select.format(calls=calls)}", [first, last])
+
+
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
         1,
@@ -201,10 +230,27 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX call_topics_call ON call_topics (call_id)",
         ),
     ),
+    (
+        10,
+        "competitors named in call_topics, and each call's customer tone (call_tones)",
+        (
+            "ALTER TABLE call_topics ADD COLUMN term VARCHAR",
+            "DELETE FROM call_topics",
+            f"INSERT INTO call_topics {_SUMMARIES['call_topics'].format(calls='true')}",
+            """CREATE TABLE call_tones (
+                call_id VARCHAR NOT NULL,
+                tone DOUBLE,
+                worst_idx INTEGER
+            )""",
+            f"INSERT INTO call_tones {_SUMMARIES['call_tones'].format(calls='true')}",
+            "CREATE INDEX call_tones_call ON call_tones (call_id)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-_CHILD_TABLES = ("mentions", "call_topics", "words", "utterances", "call_metrics", "call_voices")
+_CHILD_TABLES = ("mentions", "call_topics", "call_tones", "words", "utterances", "call_metrics",
+                 "call_voices")  # fmt: skip
 
 _UTTERANCE_SCHEMA = pa.schema(
     [
@@ -630,6 +676,7 @@ class Store:
                         "UPDATE mentions SET snippet = ? WHERE call_id = ? AND snippet = ?",
                         [snippet(old), call_id, old],
                     )
+            summarize(connection, call_id)  # masked lines are scored for tone anew
         return changed
 
     def add_voice_profile(
@@ -667,10 +714,9 @@ class Store:
     def _write_mentions(
         self, connection: duckdb.DuckDBPyConnection, call_id: str, mentions: Sequence[Mention]
     ) -> None:
-        """Replace a call's mentions, give each its speaker's role, and recount the call's
-        topics (call_topics, which the aggregate views read instead of every mention)."""
+        """Replace a call's mentions, give each its speaker's role, and rewrite the call's
+        summaries (which the aggregate views and account risk read)."""
         connection.execute("DELETE FROM mentions WHERE call_id = ?", [call_id])
-        connection.execute("DELETE FROM call_topics WHERE call_id = ?", [call_id])
         self._insert(connection, "mentions", _mention_table(call_id, mentions))
         connection.execute(
             """UPDATE mentions SET speaker_role = u.role FROM utterances u
@@ -678,11 +724,7 @@ class Store:
                  AND u.idx = mentions.utterance_idx""",
             [call_id],
         )
-        connection.execute(
-            """INSERT INTO call_topics SELECT call_id, category, speaker_role, count(*)
-               FROM mentions WHERE call_id = ? GROUP BY ALL""",
-            [call_id],
-        )
+        summarize(connection, call_id)
 
     @staticmethod
     def _delete(connection: duckdb.DuckDBPyConnection, call_id: str) -> None:
@@ -1146,10 +1188,10 @@ class Queries:
 
     def competitor_trend(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         return self._frame(
-            """SELECT p.account, date_trunc('week', p.call_date) AS week, h.term AS competitor,
-                      count(*) AS mentions
-               FROM hits h JOIN picked p USING (call_id)
-               WHERE h.category = 'competitor'
+            """SELECT p.account, date_trunc('week', p.call_date) AS week, t.term AS competitor,
+                      sum(t.mentions) AS mentions
+               FROM topics t JOIN picked p USING (call_id)
+               WHERE t.category = 'competitor'
                GROUP BY ALL ORDER BY 2, 1""",
             where,
         )
@@ -1198,48 +1240,81 @@ class Queries:
             )
         if found.empty:
             return pd.DataFrame(columns=SEARCH_COLUMNS)
-        # The found calls' utterances through the call_id index, not a scan of every utterance.
-        calls = found["call_id"].unique().tolist()
-        lines = self.store.frame(
-            f"""SELECT call_id, idx, role, text, round(start_s) AS second FROM utterances
-                WHERE call_id IN ({", ".join("?" * len(calls))})""",
-            calls,
-        )
+        lines = self._lines(found["call_id"].unique())
+        lines = lines.assign(second=lines["start_s"].round())
         return found.merge(lines, on=["call_id", "idx"])[SEARCH_COLUMNS]
 
-    def risk_inputs(self, where: CallFilter = CallFilter(), config=None, as_of=None):
-        """What `analyzer.risk.account_risks` needs, reduced here rather than in Python: the
-        calls; per account and kind the moments that carry risk, counted and their points
-        summed; each account's weightiest moments (risk.MOMENTS scores them); and for each
-        call that is not a sales call the customer's mean tone with their most negative line.
-        Moments are scored with `config` (models/risk.yaml) as of `as_of` (the latest call)."""
+    def risk_inputs(
+        self,
+        where: CallFilter = CallFilter(),
+        config=None,
+        as_of: dt.date | None = None,
+        evidence_for: Sequence[str] | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """What `analyzer.risk.account_risks` needs, reduced in SQL: per account its calls,
+        latest tone and usual cadence (risk.ACCOUNTS, over the per-call tones); per account and
+        kind the moments that carry risk, counted and their points summed (risk.MOMENTS over the
+        per-call topic counts, scored with `config` as of `as_of`, default the latest call);
+        and, from `risk_evidence`, the evidence of the accounts in `evidence_for` (None: every
+        account). Every account is scored either way: it is listing evidence that costs at
+        scale, so the app lists it only for the accounts it shows."""
         from analyzer import risk
 
-        everything = CallFilter(where.date_from, where.date_to, where.call_type, where.reps,
-                                where.accounts)  # fmt: skip
-        calls = self._frame(
-            "SELECT call_id, account, call_type, call_date, title, rep FROM picked", everything
-        )
+        everything = self._risk_filter(where)
+        accounts = self._frame(", tones AS (SELECT * FROM call_tones)" + risk.ACCOUNTS, everything)
         config = config or risk.load_config()
-        params = risk.moment_params(config, as_of or risk.as_of_date(calls) or dt.date.today())
-        risky = """, risky AS (  -- which of them carry risk is risk.MOMENTS's to say
-            SELECT h.call_id, h.category, h.term, h.role, h.snippet, h.start_s,
-                   p.account, p.call_type, p.call_date
-            FROM hits h JOIN picked p USING (call_id))"""
-        totals, listed = (
-            self._frame(risky + risk.MOMENTS + query, everything, params)
-            for query in (risk.TOTALS, risk.LISTED)
-        )
-        tones = self._frame(
-            """SELECT u.call_id, avg(u.tone) AS tone,
-                      arg_min(u.text, [u.tone, u.idx]) AS worst_text,
-                      arg_min(u.start_s, [u.tone, u.idx]) AS worst_start_s
-               FROM utterances u JOIN picked p USING (call_id)
-               WHERE u.role IN ('customer', 'unknown') AND p.call_type IS DISTINCT FROM 'sales'
-               GROUP BY u.call_id""",
+        as_of = as_of or risk.latest(accounts) or dt.date.today()
+        totals = self._frame(
+            """, risky AS (SELECT t.call_id, t.category, t.term, t.role, t.mentions AS n,
+                                 p.account, p.call_type, p.call_date
+                          FROM call_topics t JOIN picked p USING (call_id))"""
+            + risk.MOMENTS
+            + risk.TOTALS,
             everything,
+            risk.moment_params(config, as_of),
         )
-        return calls, totals, listed, tones
+        if evidence_for is not None and len(accounts):
+            accounts_shown = accounts[accounts["account"].isin(evidence_for)]
+        else:
+            accounts_shown = accounts
+        return accounts, totals, *self.risk_evidence(where, accounts_shown, as_of, config)
+
+    def risk_evidence(
+        self, where: CallFilter, accounts: pd.DataFrame, as_of: dt.date, config=None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """For the accounts of `accounts` (rows of risk.ACCOUNTS): their weightiest moments,
+        scored as of `as_of` (risk.LISTED), and the lines their tone evidence quotes."""
+        from analyzer import risk
+
+        if accounts.empty:
+            return pd.DataFrame(), pd.DataFrame()
+        shown = dataclasses.replace(self._risk_filter(where), accounts=tuple(accounts["account"]))
+        listed = self._frame(
+            """, risky AS (SELECT h.call_id, h.category, h.term, h.role, h.snippet, h.start_s,
+                                 1 AS n, p.account, p.call_type, p.call_date
+                          FROM hits h JOIN picked p USING (call_id))"""
+            + risk.MOMENTS
+            + risk.LISTED,
+            shown,
+            risk.moment_params(config or risk.load_config(), as_of),
+        )
+        return listed, self._lines(accounts["tone_call_id"].dropna().unique())
+
+    @staticmethod
+    def _risk_filter(where: CallFilter) -> CallFilter:
+        """Risk counts every category, whatever the page's topic filter."""
+        return dataclasses.replace(where, categories=())
+
+    def _lines(self, call_ids: Sequence[str]) -> pd.DataFrame:
+        """Every line of these calls (whatever the scope: callers pass calls they picked),
+        through the call_id index rather than a scan of every utterance."""
+        if not len(call_ids):
+            return pd.DataFrame(columns=["call_id", "idx", "role", "text", "start_s"])
+        return self.store.frame(
+            f"""SELECT call_id, idx, role, text, start_s FROM utterances
+                WHERE call_id IN ({", ".join("?" * len(call_ids))})""",
+            list(call_ids),
+        )
 
     def rep_metrics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         """Coaching metrics per rep (averaged over their calls), rep side unless noted."""

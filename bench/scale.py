@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analyzer.risk import account_risks, as_of_date, load_config, score_moments
-from analyzer.store import CallFilter, Queries, Store
+from analyzer.risk import account_risks, load_config, ranked, score_frames
+from analyzer.store import CallFilter, Queries, Store, summarize_range
 
 ROOT = Path(__file__).resolve().parents[1]
 UTTERANCES_PER_CALL = 50
@@ -49,6 +49,7 @@ TERMS = {
 METRIC_COLUMNS = ("talk_s", "talk_ratio", "longest_stretch_s", "questions", "questions_per_hour",
                   "words", "words_per_minute", "fillers", "fillers_per_minute",
                   "speaker_switches_per_minute", "patience_s")  # fmt: skip
+EXPLAINED = 25  # accounts the Accounts page lists evidence for (analyzer/ui/accounts.py)
 SEARCHES = ["notice period", "per seat", "salesforce sync", "renewal", "security review"]
 
 
@@ -163,11 +164,8 @@ def build(folder: Path, calls: int) -> tuple[Path, Path, dict[str, pd.DataFrame]
                 connection.register("chunk", chunk[name])
                 connection.execute(f"INSERT INTO {name} BY NAME SELECT * FROM chunk")
                 connection.unregister("chunk")
-            connection.execute(  # what Store._write_mentions keeps for every call
-                """INSERT INTO call_topics SELECT call_id, category, speaker_role, count(*)
-                   FROM mentions WHERE call_id >= ? AND call_id <= ? GROUP BY ALL""",
-                [chunk["calls"]["call_id"][0].as_py(), chunk["calls"]["call_id"][-1].as_py()],
-            )
+            ids = chunk["calls"]["call_id"]  # the summaries the store writes with every call
+            summarize_range(connection, ids[0].as_py(), ids[-1].as_py())
         timings["duckdb insert"] += time.perf_counter() - started
         started = time.perf_counter()
         for name in TABLES:
@@ -253,23 +251,20 @@ SQLITE_RISK = {
           AND m.category IN ('churn_signal', 'competitor', 'pain_point')""",
     "tones": """
         WITH said AS (
-            SELECT u.call_id, u.tone, u.text, u.start_s,
+            SELECT u.call_id, u.tone, u.idx,
                    row_number() OVER (PARTITION BY u.call_id ORDER BY u.tone, u.idx) AS rank,
                    avg(u.tone) OVER (PARTITION BY u.call_id) AS mean
             FROM utterances u JOIN calls c USING (call_id)
             WHERE c.status = 'ok' AND c.call_type IS NOT 'sales'
               AND u.role IN ('customer', 'unknown'))
-        SELECT call_id, mean AS tone, text AS worst_text, start_s AS worst_start_s
-        FROM said WHERE rank = 1""",
+        SELECT call_id, mean AS tone, idx AS worst_idx FROM said WHERE rank = 1""",
 }
 
 
 def risks_from(calls: pd.DataFrame, mentions: pd.DataFrame, tones: pd.DataFrame):
-    """Account risk from frames fetched elsewhere; the moments scored as the store scores
-    them (risk.MOMENTS, run by DuckDB over the frames)."""
-    config = load_config()
-    as_of = as_of_date(calls)
-    return account_risks(calls, *score_moments(calls, mentions, config, as_of), tones, config)
+    """Account risk from frames fetched elsewhere, every account with its evidence; scored
+    as the store scores them (the same SQL, run by DuckDB over the frames)."""
+    return account_risks(*score_frames(calls, mentions, tones, load_config()))
 
 
 def sqlite_risk(connection: sqlite3.Connection):
@@ -289,7 +284,7 @@ def pandas_risk(t: dict[str, pd.DataFrame]):
     tones = pd.DataFrame(
         {"call_id": worst["call_id"].to_numpy(),
          "tone": said.groupby("call_id")["tone"].mean().loc[worst["call_id"]].to_numpy(),
-         "worst_text": worst["text"].to_numpy(), "worst_start_s": worst["start_s"].to_numpy()}
+         "worst_idx": worst["idx"].to_numpy()}
     )  # fmt: skip
     columns = ["call_id", "category", "term", "role", "snippet", "start_s"]
     return risks_from(calls, mentions[columns], tones)
@@ -349,7 +344,7 @@ def measure(duck: Path, lite: Path, tables: dict[str, pd.DataFrame], repeat: int
     ours = {
         "rep x topic": lambda _: queries.rep_topics(CallFilter()),
         "trend by week": lambda _: queries.weekly_topics(CallFilter()),
-        "account risk": lambda _: account_risks(*queries.risk_inputs(CallFilter())),
+        "account risk": lambda _: ranked(queries, CallFilter(), explained=EXPLAINED),
         "full-text search": lambda text: queries.search(text),
         "one call (Call page)": lambda call_id: (
             queries.call(call_id),

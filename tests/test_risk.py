@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import cli
-from analyzer.risk import account_risks, as_of_date, call_warnings, load_config, score_moments
+from analyzer.risk import account_risks, call_warnings, load_config, ranked, score_frames
 from analyzer.store import Queries, Store
 
 ROOT = Path(__file__).parents[1]
@@ -25,7 +25,7 @@ def corpus_db(tmp_path_factory):
 
 
 def test_churning_accounts_rank_above_healthy_ones(corpus_db):
-    risks = account_risks(*Queries(Store(corpus_db)).risk_inputs())
+    risks = ranked(Queries(Store(corpus_db)))
     order = [risk.account for risk in risks]
     churning = {"Globex Manufacturing", "Umbrella Retail"}
     assert set(order[:2]) == churning
@@ -35,7 +35,7 @@ def test_churning_accounts_rank_above_healthy_ones(corpus_db):
 
 
 def test_every_score_is_explained_by_moments(corpus_db):
-    globex = account_risks(*Queries(Store(corpus_db)).risk_inputs())[0]
+    globex = ranked(Queries(Store(corpus_db)))[0]
     assert globex.account == "Globex Manufacturing" and globex.score > 50
     moments = [e for e in globex.evidence if e.kind == "churn_signal"]
     assert moments and all(e.quote and e.call_id and e.second is not None for e in moments)
@@ -43,7 +43,7 @@ def test_every_score_is_explained_by_moments(corpus_db):
 
 
 def frames(*mentions, call_type="cs", dates=("2026-10-01",), as_of=None):
-    """calls, totals, listed and tones for account_risks, as if from the database."""
+    """accounts, totals and listed for account_risks, as if from the database."""
     calls = pd.DataFrame(
         {"call_id": f"c{i}", "account": "Acme", "call_type": call_type, "call_date": d}
         for i, d in enumerate(dates)
@@ -53,9 +53,8 @@ def frames(*mentions, call_type="cs", dates=("2026-10-01",), as_of=None):
          for c, cat, term, role in mentions],
         columns=["call_id", "category", "term", "role", "snippet", "start_s"],
     )  # fmt: skip
-    tones = pd.DataFrame(columns=["call_id", "tone", "worst_text", "worst_start_s"])
-    as_of = as_of or as_of_date(calls)
-    return calls, *score_moments(calls, found, load_config(), as_of), tones
+    tones = pd.DataFrame(columns=["call_id", "tone", "worst_idx"])
+    return score_frames(calls, found, tones, load_config(), as_of)
 
 
 def test_recent_signals_weigh_more_than_old_ones():
@@ -151,3 +150,48 @@ def test_moments_beyond_the_listed_ones_still_count_and_summarize():
     assert dict((k, n) for k, n, _ in risk.totals) == {"churn_signal": 60, "pain_point": 1}
     assert "60 × churn signals" in risk.summary(kinds=2)
     assert "1 × pain points" in risk.summary(kinds=2)
+
+
+def test_the_database_scores_as_the_frames_do_and_explains_the_riskiest(corpus_db):
+    """Risk on the database reads per-call counts and tones; scored from every mention and
+    utterance instead (score_frames), each account gets the same score and totals. Asking for
+    the evidence of the riskiest only changes no score."""
+    store = Store(corpus_db)
+    everyone = ranked(Queries(store))
+    calls = store.frame("SELECT call_id, account, call_type, call_date FROM calls")
+    mentions = store.frame(
+        "SELECT call_id, category, term, speaker_role AS role, snippet, start_s FROM mentions"
+    )
+    tones = store.frame(
+        """SELECT call_id, avg(tone) AS tone, arg_min(idx, [tone, idx]) AS worst_idx
+           FROM utterances WHERE role IN ('customer', 'unknown') GROUP BY call_id"""
+    )
+    from_frames = account_risks(*score_frames(calls, mentions, tones, load_config()))
+    assert [(r.account, r.score, sorted(r.totals)) for r in from_frames] == [
+        (r.account, r.score, sorted(r.totals)) for r in everyone
+    ]
+    top = ranked(Queries(store), explained=2)
+    assert [(r.account, r.score, r.totals) for r in top] == [
+        (r.account, r.score, r.totals) for r in everyone
+    ]
+    assert top[:2] == everyone[:2]  # the same evidence, quotes included
+    assert all(e.kind in ("sentiment", "silence") for r in top[2:] for e in r.evidence)
+
+
+def test_tone_falling_to_the_latest_call():
+    calls = pd.DataFrame(
+        {"call_id": f"c{i}", "account": "Acme", "call_type": "cs", "call_date": d}
+        for i, d in enumerate(("2026-09-01", "2026-09-15", "2026-09-29"))
+    )
+    tones = pd.DataFrame({"call_id": ["c0", "c1", "c2"], "tone": [0.6, 0.4, -0.3],
+                          "worst_idx": [0, 0, 4]})  # fmt: skip
+    mentions = pd.DataFrame(columns=["call_id", "category", "term", "role", "snippet", "start_s"])
+    accounts, totals, listed = score_frames(calls, mentions, tones, load_config())
+    quotes = pd.DataFrame({"call_id": ["c2"], "idx": [4], "text": ["This is a mess."],
+                           "start_s": [31.0]})  # fmt: skip
+    (risk,) = account_risks(accounts, totals, listed, quotes)
+    fell, negative = sorted((e for e in risk.evidence if e.kind == "sentiment"),
+                            key=lambda e: e.detail)  # fmt: skip
+    assert fell.detail == "Customer tone fell from +0.50 to -0.30" and fell.points == 25
+    assert negative.detail == "Negative customer tone (-0.30)" and negative.points == 6
+    assert (fell.call_id, fell.quote, fell.second) == ("c2", "This is a mess.", 31.0)

@@ -293,3 +293,24 @@ def test_search_finds_and_scores_what_the_extensions_bm25_does(store):
     assert sorted(zip(found.call_id, found.text, found.score.round(9), strict=True)) == sorted(
         zip(expected.call_id, expected.text, expected.score.round(9), strict=True)
     )
+
+
+def test_an_older_file_gets_per_call_competitors_and_tones(store_at):
+    """Schema 10 keeps, per call, the competitors named (call_topics.term) and the customer's
+    tone with its most negative line (call_tones), which account risk reads."""
+    old = store_at(
+        9,
+        """INSERT INTO utterances (call_id, idx, uid, role, text, tone) VALUES
+               ('c0', 0, 'c0#0', 'customer', 'Gong is cheaper.', -0.2),
+               ('c0', 1, 'c0#1', 'rep', 'Sorry to hear it.', -0.9),
+               ('c0', 2, 'c0#2', 'customer', 'Fine.', 0.4);
+           INSERT INTO mentions (call_id, utterance_idx, category, term, speaker_role)
+               VALUES ('c0', 0, 'competitor', 'Gong', 'customer')""",
+    )
+    assert old.migrate() == SCHEMA_VERSION
+    assert rows(old, "SELECT category, role, term, mentions FROM call_topics") == [
+        ("competitor", "customer", "Gong", 1)
+    ]
+    assert rows(old, "SELECT call_id, round(tone, 2), worst_idx FROM call_tones") == [
+        ("c0", 0.1, 0)
+    ]

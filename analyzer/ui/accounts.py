@@ -29,7 +29,8 @@ st.caption(
     "across calls, and silence beyond the account's usual cadence; recent moments weigh more. "
     "Open an account for the moments behind its score."
 )
-risks = account_risks(where)
+SHOWN = 25  # accounts with their evidence below the table; the rest by filtering
+risks = account_risks(where, explained=SHOWN)
 table = pd.DataFrame(
     {
         "account": r.account,
@@ -53,7 +54,6 @@ st.dataframe(
 )
 csv_button(table, "account_risk", key="accounts_csv")
 
-SHOWN = 25  # accounts with their evidence below the table; the rest by filtering
 if len(risks) > SHOWN:
     st.caption(
         f"The moments behind the {SHOWN} riskiest accounts follow; pick accounts in the sidebar "
@@ -96,6 +96,9 @@ for number, risk in enumerate(risks[:SHOWN]):
 
 st.subheader("Topics per account")
 topics = run("account_topics", where)
+if not topics.empty and topics["account"].nunique() > SHOWN:
+    st.caption(f"The {SHOWN} riskiest accounts; pick accounts in the sidebar to see others.")
+    topics = topics[topics["account"].isin([r.account for r in risks[:SHOWN]])]
 if not topics.empty:
     topics = topics.assign(topic=topics["category"].map(lambda c: CATEGORY_LABELS.get(c, c)))
     base = alt.Chart(topics, height=32 * topics["account"].nunique() + 30).encode(

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from analyzer.config import default_db_path
-from analyzer.risk import AccountRisk, account_risks
+from analyzer.risk import AccountRisk, ranked
 from analyzer.risk import call_warnings as warnings_for_call
 from analyzer.store import CallFilter, Queries, Scope, Store
 from analyzer.ui.jobs import JobRunner
@@ -66,8 +66,8 @@ def run(name: str, *args, **kwargs):
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _cached_risks(version: int, db_path: str, scope: Scope, where: CallFilter):
-    return account_risks(*get_queries(db_path).scoped(scope).risk_inputs(where))
+def _cached_risks(version: int, db_path: str, scope: Scope, where: CallFilter, explained: int):
+    return ranked(get_queries(db_path).scoped(scope), where, explained)
 
 
 def call_warnings(call: dict, utterances: pd.DataFrame, mentions: pd.DataFrame):
@@ -88,9 +88,10 @@ def call_warnings(call: dict, utterances: pd.DataFrame, mentions: pd.DataFrame):
     )
 
 
-def risks(where: CallFilter) -> list[AccountRisk]:
-    """Accounts by churn risk, recomputed when the data changes."""
-    return _cached_risks(data_version(), str(default_db_path()), signed_in()[1], where)
+def risks(where: CallFilter, explained: int) -> list[AccountRisk]:
+    """Accounts by churn risk, recomputed when the data changes; the `explained` riskiest
+    with their evidence (every account's score and totals count every moment)."""
+    return _cached_risks(data_version(), str(default_db_path()), signed_in()[1], where, explained)
 
 
 def require_calls() -> dict:
