@@ -39,13 +39,15 @@ VOICE_DIM = 256  # Resemblyzer d-vectors
 
 # Append-only: each migration runs once, in its own transaction, and is recorded.
 # Per-call summaries the app reads instead of every row, rewritten whenever a call's mentions
-# or utterances change (`{calls}` picks the calls): mention counts per category, side and
-# competitor named; and the customer side's mean tone with its most negative line.
+# or utterances change (`{calls}` picks the calls): mention counts per category and side, and
+# per competitor and side; and the customer side's mean tone with its most negative line.
 _SUMMARIES = {
-    "call_topics": """(call_id, category, role, term, mentions)
-        SELECT call_id, category, speaker_role,
-               CASE WHEN category = 'competitor' THEN term END, count(*)
-        FROM mentions WHERE {calls} GROUP BY ALL""",
+    "call_topics": """(call_id, category, role, mentions)
+        SELECT call_id, category, speaker_role, count(*) FROM mentions
+        WHERE {calls} GROUP BY ALL""",
+    "call_competitors": """(call_id, role, term, mentions)
+        SELECT call_id, speaker_role, term, count(*) FROM mentions
+        WHERE {calls} AND category = 'competitor' GROUP BY ALL""",
     "call_tones": """(call_id, tone, worst_idx)
         SELECT call_id, avg(tone), arg_min(idx, [tone, idx]) FROM utterances
         WHERE {calls} AND role IN ('customer', 'unknown') AND tone IS NOT NULL
@@ -232,11 +234,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     ),
     (
         10,
-        "competitors named in call_topics, and each call's customer tone (call_tones)",
+        "competitors named per call (call_competitors), and each call's customer tone",
         (
-            "ALTER TABLE call_topics ADD COLUMN term VARCHAR",
-            "DELETE FROM call_topics",
-            f"INSERT INTO call_topics {_SUMMARIES['call_topics'].format(calls='true')}",
+            """CREATE TABLE call_competitors (
+                call_id VARCHAR NOT NULL,
+                role VARCHAR,
+                term VARCHAR,
+                mentions INTEGER
+            )""",
+            f"INSERT INTO call_competitors {_SUMMARIES['call_competitors'].format(calls='true')}",
+            "CREATE INDEX call_competitors_call ON call_competitors (call_id)",
             """CREATE TABLE call_tones (
                 call_id VARCHAR NOT NULL,
                 tone DOUBLE,
@@ -249,8 +256,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-_CHILD_TABLES = ("mentions", "call_topics", "call_tones", "words", "utterances", "call_metrics",
-                 "call_voices")  # fmt: skip
+_CHILD_TABLES = ("mentions", "call_topics", "call_competitors", "call_tones", "words",
+                 "utterances", "call_metrics", "call_voices")  # fmt: skip
 
 _UTTERANCE_SCHEMA = pa.schema(
     [
@@ -1188,12 +1195,13 @@ class Queries:
 
     def competitor_trend(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         return self._frame(
-            """SELECT p.account, date_trunc('week', p.call_date) AS week, t.term AS competitor,
-                      sum(t.mentions) AS mentions
-               FROM topics t JOIN picked p USING (call_id)
-               WHERE t.category = 'competitor'
+            """SELECT p.account, date_trunc('week', p.call_date) AS week, c.term AS competitor,
+                      sum(c.mentions) AS mentions
+               FROM call_competitors c JOIN picked p USING (call_id)
+               WHERE len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], 'competitor')
                GROUP BY ALL ORDER BY 2, 1""",
             where,
+            [list(where.categories)] * 2,  # the topic filter may leave competitors out
         )
 
     def call(self, call_id: str) -> dict | None:
@@ -1265,9 +1273,14 @@ class Queries:
         config = config or risk.load_config()
         as_of = as_of or risk.latest(accounts) or dt.date.today()
         totals = self._frame(
-            """, risky AS (SELECT t.call_id, t.category, t.term, t.role, t.mentions AS n,
-                                 p.account, p.call_type, p.call_date
-                          FROM call_topics t JOIN picked p USING (call_id))"""
+            """, counted AS (
+                   SELECT call_id, category, NULL AS term, role, mentions FROM call_topics
+                   WHERE category <> 'competitor'
+                   UNION ALL
+                   SELECT call_id, 'competitor', term, role, mentions FROM call_competitors
+               ), risky AS (SELECT c.call_id, c.category, c.term, c.role, c.mentions AS n,
+                                   p.account, p.call_type, p.call_date
+                            FROM counted c JOIN picked p USING (call_id))"""
             + risk.MOMENTS
             + risk.TOTALS,
             everything,

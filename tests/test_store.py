@@ -296,7 +296,7 @@ def test_search_finds_and_scores_what_the_extensions_bm25_does(store):
 
 
 def test_an_older_file_gets_per_call_competitors_and_tones(store_at):
-    """Schema 10 keeps, per call, the competitors named (call_topics.term) and the customer's
+    """Schema 10 keeps, per call, the competitors named (call_competitors) and the customer's
     tone with its most negative line (call_tones), which account risk reads."""
     old = store_at(
         9,
@@ -308,8 +308,8 @@ def test_an_older_file_gets_per_call_competitors_and_tones(store_at):
                VALUES ('c0', 0, 'competitor', 'Gong', 'customer')""",
     )
     assert old.migrate() == SCHEMA_VERSION
-    assert rows(old, "SELECT category, role, term, mentions FROM call_topics") == [
-        ("competitor", "customer", "Gong", 1)
+    assert rows(old, "SELECT role, term, mentions FROM call_competitors") == [
+        ("customer", "Gong", 1)
     ]
     assert rows(old, "SELECT call_id, round(tone, 2), worst_idx FROM call_tones") == [
         ("c0", 0.1, 0)
