@@ -205,6 +205,8 @@ def account_risks(
     text, start_s of the lines tone evidence quotes. An account's evidence holds its listed
     moments and its tone and silence evidence; its score counts every moment.
     """
+    if accounts.empty:
+        return []
     config = config or load_config()
     as_of = as_of or latest(accounts)
     kinds_of: dict[str, dict[str, tuple[int, float]]] = {}

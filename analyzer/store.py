@@ -448,10 +448,18 @@ class Store:
 
     def frame(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
         """A read-only query as a DataFrame (empty when the file does not exist yet)."""
+        with self.reading() as frame:
+            return frame(sql, params)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Callable[..., pd.DataFrame]]:
+        """Several read-only queries on one connection (opening one costs about 15 ms):
+        yields `frame(sql, params)`, whose frames are empty when the file does not exist yet."""
         if not self.path.exists():
-            return pd.DataFrame()
+            yield lambda sql, params=(): pd.DataFrame()
+            return
         with self._connect(read_only=True) as connection:
-            return connection.execute(sql, list(params)).df()
+            yield lambda sql, params=(): connection.execute(sql, list(params)).df()
 
     def stamp(self) -> int:
         """Changes whenever anything is written (the file or its WAL), for caches to key on."""
@@ -1060,6 +1068,18 @@ class Scope:
 EVERYTHING = Scope()
 
 
+def _lines(frame, call_ids: Sequence[str]) -> pd.DataFrame:
+    """Every line of these calls (whatever the scope: callers pass calls they picked), read
+    through `frame` and the call_id index rather than by a scan of every utterance."""
+    if not len(call_ids):
+        return pd.DataFrame(columns=["call_id", "idx", "role", "text", "start_s"])
+    return frame(
+        f"""SELECT call_id, idx, role, text, start_s FROM utterances
+            WHERE call_id IN ({", ".join("?" * len(call_ids))})""",
+        list(call_ids),
+    )
+
+
 SEARCH_COLUMNS = ["call_date", "rep", "account", "role", "text", "call_id", "second", "score"]
 
 
@@ -1098,8 +1118,11 @@ class Queries:
     def _params(self, where: CallFilter, extra: Sequence = ()) -> list:
         return [*self.scope.params(), *where.params(), *extra]
 
-    def _frame(self, body: str, where: CallFilter, extra: Sequence = ()) -> pd.DataFrame:
-        return self.store.frame(_PICKED + body, self._params(where, extra))
+    def _frame(
+        self, body: str, where: CallFilter, extra: Sequence = (), frame=None
+    ) -> pd.DataFrame:
+        """`body` over the picked calls; through `frame` (from `Store.reading`) when given."""
+        return (frame or self.store.frame)(_PICKED + body, self._params(where, extra))
 
     def _one_call(self, body: str, call_id: str) -> pd.DataFrame:
         """`body` (which binds `call_id` once) reads from `picked`, so a call out of scope
@@ -1233,22 +1256,24 @@ class Queries:
     def search(self, text: str, where: CallFilter = CallFilter(), limit: int = 100):
         """Utterances matching `text`, best first: BM25 over the full-text index when it exists,
         else a plain case-insensitive substring match."""
-        try:
-            found = self._frame(_SEARCH, where, [search_terms(text), limit])
-        except (StoreError, duckdb.Error) as error:  # no extension, or no index built yet
-            logger.info("full-text search unavailable (%s); using substring match", error)
-            return self._frame(
-                """SELECT p.call_date, p.rep, p.account, u.role, u.text, u.call_id,
-                          round(u.start_s) AS second, 1.0 AS score
-                   FROM utterances u JOIN picked p USING (call_id)
-                   WHERE u.text ILIKE '%' || ? || '%'
-                   ORDER BY p.call_date DESC LIMIT ?""",
-                where,
-                [text, limit],
-            )
-        if found.empty:
-            return pd.DataFrame(columns=SEARCH_COLUMNS)
-        lines = self._lines(found["call_id"].unique())
+        with self.store.reading() as frame:
+            try:
+                found = self._frame(_SEARCH, where, [search_terms(text), limit], frame)
+            except (StoreError, duckdb.Error) as error:  # no extension, or no index built yet
+                logger.info("full-text search unavailable (%s); using substring match", error)
+                return self._frame(
+                    """SELECT p.call_date, p.rep, p.account, u.role, u.text, u.call_id,
+                              round(u.start_s) AS second, 1.0 AS score
+                       FROM utterances u JOIN picked p USING (call_id)
+                       WHERE u.text ILIKE '%' || ? || '%'
+                       ORDER BY p.call_date DESC LIMIT ?""",
+                    where,
+                    [text, limit],
+                    frame,
+                )
+            if found.empty:
+                return pd.DataFrame(columns=SEARCH_COLUMNS)
+            lines = _lines(frame, found["call_id"].unique())
         lines = lines.assign(second=lines["start_s"].round())
         return found.merge(lines, on=["call_id", "idx"])[SEARCH_COLUMNS]
 
@@ -1262,30 +1287,34 @@ class Queries:
         """What `analyzer.risk.account_risks` needs, reduced in SQL: per account its calls,
         latest tone and usual cadence (risk.ACCOUNTS, over the per-call tones); per account and
         kind the moments that carry risk, counted and their points summed (risk.MOMENTS over the
-        per-call topic counts, scored with `config` as of `as_of`, default the latest call);
-        and, from `risk_evidence`, the evidence of the accounts in `evidence_for` (None: every
+        per-call counts, scored with `config` as of `as_of`, default the latest call); and,
+        from `risk_evidence`, the evidence of the accounts in `evidence_for` (None: every
         account). Every account is scored either way: it is listing evidence that costs at
         scale, so the app lists it only for the accounts it shows."""
         from analyzer import risk
 
-        everything = self._risk_filter(where)
-        accounts = self._frame(", tones AS (SELECT * FROM call_tones)" + risk.ACCOUNTS, everything)
+        everything = dataclasses.replace(where, categories=())  # risk counts every category
         config = config or risk.load_config()
-        as_of = as_of or risk.latest(accounts) or dt.date.today()
-        totals = self._frame(
-            """, counted AS (
-                   SELECT call_id, category, NULL AS term, role, mentions FROM call_topics
-                   WHERE category <> 'competitor'
-                   UNION ALL
-                   SELECT call_id, 'competitor', term, role, mentions FROM call_competitors
-               ), risky AS (SELECT c.call_id, c.category, c.term, c.role, c.mentions AS n,
-                                   p.account, p.call_type, p.call_date
-                            FROM counted c JOIN picked p USING (call_id))"""
-            + risk.MOMENTS
-            + risk.TOTALS,
-            everything,
-            risk.moment_params(config, as_of),
-        )
+        with self.store.reading() as frame:
+            accounts = self._frame(
+                ", tones AS (SELECT * FROM call_tones)" + risk.ACCOUNTS, everything, (), frame
+            )
+            as_of = as_of or risk.latest(accounts) or dt.date.today()
+            totals = self._frame(
+                """, counted AS (
+                       SELECT call_id, category, NULL AS term, role, mentions FROM call_topics
+                       WHERE category <> 'competitor'
+                       UNION ALL
+                       SELECT call_id, 'competitor', term, role, mentions FROM call_competitors
+                   ), risky AS (SELECT c.call_id, c.category, c.term, c.role, c.mentions AS n,
+                                       p.account, p.call_type, p.call_date
+                                FROM counted c JOIN picked p USING (call_id))"""
+                + risk.MOMENTS
+                + risk.TOTALS,
+                everything,
+                risk.moment_params(config, as_of),
+                frame,
+            )
         if evidence_for is not None and len(accounts):
             accounts_shown = accounts[accounts["account"].isin(evidence_for)]
         else:
@@ -1301,33 +1330,27 @@ class Queries:
 
         if accounts.empty:
             return pd.DataFrame(), pd.DataFrame()
-        shown = dataclasses.replace(self._risk_filter(where), accounts=tuple(accounts["account"]))
-        listed = self._frame(
-            """, risky AS (SELECT h.call_id, h.category, h.term, h.role, h.snippet, h.start_s,
-                                 1 AS n, p.account, p.call_type, p.call_date
-                          FROM hits h JOIN picked p USING (call_id))"""
-            + risk.MOMENTS
-            + risk.LISTED,
-            shown,
-            risk.moment_params(config or risk.load_config(), as_of),
-        )
-        return listed, self._lines(accounts["tone_call_id"].dropna().unique())
-
-    @staticmethod
-    def _risk_filter(where: CallFilter) -> CallFilter:
-        """Risk counts every category, whatever the page's topic filter."""
-        return dataclasses.replace(where, categories=())
-
-    def _lines(self, call_ids: Sequence[str]) -> pd.DataFrame:
-        """Every line of these calls (whatever the scope: callers pass calls they picked),
-        through the call_id index rather than a scan of every utterance."""
-        if not len(call_ids):
-            return pd.DataFrame(columns=["call_id", "idx", "role", "text", "start_s"])
-        return self.store.frame(
-            f"""SELECT call_id, idx, role, text, start_s FROM utterances
-                WHERE call_id IN ({", ".join("?" * len(call_ids))})""",
-            list(call_ids),
-        )
+        shown = dataclasses.replace(where, categories=(), accounts=tuple(accounts["account"]))
+        with self.store.reading() as frame:
+            calls = self._frame(
+                "SELECT call_id FROM picked WHERE call_type IS DISTINCT FROM 'sales'",
+                shown,
+                (),
+                frame,
+            )["call_id"].tolist()
+            listed = self._frame(  # the calls named one by one: the scan then skips the rest
+                f""", risky AS (
+                       SELECT m.call_id, m.category, m.term, m.speaker_role AS role, m.snippet,
+                              m.start_s, 1 AS n, p.account, p.call_type, p.call_date
+                       FROM mentions m JOIN picked p USING (call_id)
+                       WHERE m.call_id IN ({", ".join("?" * len(calls)) or "NULL"}))"""
+                + risk.MOMENTS
+                + risk.LISTED,
+                shown,
+                [*calls, *risk.moment_params(config or risk.load_config(), as_of)],
+                frame,
+            )
+            return listed, _lines(frame, accounts["tone_call_id"].dropna().unique())
 
     def rep_metrics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         """Coaching metrics per rep (averaged over their calls), rep side unless noted."""
