@@ -1217,12 +1217,13 @@ class Queries:
         )
 
     def competitor_trend(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+        """Mentions of each competitor per week (narrow `where` to one account for its own)."""
         return self._frame(
-            """SELECT p.account, date_trunc('week', p.call_date) AS week, c.term AS competitor,
+            """SELECT date_trunc('week', p.call_date) AS week, c.term AS competitor,
                       sum(c.mentions) AS mentions
                FROM call_competitors c JOIN picked p USING (call_id)
                WHERE len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], 'competitor')
-               GROUP BY ALL ORDER BY 2, 1""",
+               GROUP BY ALL ORDER BY 1, 2""",
             where,
             [list(where.categories)] * 2,  # the topic filter may leave competitors out
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -117,21 +119,21 @@ if not topics.empty:
     )
 
 st.subheader("Competitors mentioned, by week")
+account = st.selectbox("Account", ["All accounts", *(where.accounts or options["accounts"])])
+if account != "All accounts":
+    where = dataclasses.replace(where, accounts=(account,))
 trend = run("competitor_trend", where)
 if trend.empty:
     st.caption("No competitor mentions in these calls.")
 else:
-    chart = (
+    st.altair_chart(
         alt.Chart(trend)
         .mark_bar()
         .encode(
             x=alt.X("week:T", title="Week of"),
             y=alt.Y("sum(mentions):Q", title="Mentions"),
             color=alt.Color("competitor:N", title="Competitor"),
-            tooltip=["account", "competitor", "week:T", "mentions"],
-        )
+            tooltip=["competitor", "week:T", "mentions"],
+        ),
+        width="stretch",
     )
-    account = st.selectbox("Account", ["All accounts", *sorted(trend["account"].unique())])
-    if account != "All accounts":
-        chart = chart.transform_filter(alt.datum.account == account)
-    st.altair_chart(chart, width="stretch")
