@@ -1153,6 +1153,18 @@ class Queries:
             where,
         )
 
+    def overview(self, where: CallFilter = CallFilter()) -> dict:
+        """How many calls, reps, hours of talk and tracked moments `where` covers."""
+        row = self._frame(
+            """SELECT count(*) AS calls, count(DISTINCT rep) AS reps,
+                      coalesce(sum(duration_s), 0) / 3600 AS hours,
+                      coalesce((SELECT sum(mentions) FROM topics), 0) AS mentions
+               FROM picked""",
+            where,
+        )
+        return row.iloc[0].to_dict() if not row.empty else {"calls": 0, "reps": 0, "hours": 0.0,
+                                                              "mentions": 0}  # fmt: skip
+
     def rep_topics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         """Per rep and category: mentions per call and the share of calls with a mention."""
         return self._frame(

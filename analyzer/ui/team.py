@@ -19,13 +19,13 @@ st.title("Team trends")
 options = require_calls()
 where = sidebar_filters(options)
 
-calls = run("calls", where)
+overview = run("overview", where)
 topics = run("rep_topics", where)
 columns = st.columns(4)
-columns[0].metric("Calls", len(calls))
-columns[1].metric("Reps", calls["rep"].nunique() if not calls.empty else 0)
-columns[2].metric("Hours of talk", f"{calls['minutes'].sum() / 60:.1f}" if not calls.empty else 0)
-columns[3].metric("Tracked moments", int(calls["mentions"].sum()) if not calls.empty else 0)
+columns[0].metric("Calls", int(overview["calls"]))
+columns[1].metric("Reps", int(overview["reps"]))
+columns[2].metric("Hours of talk", f"{overview['hours']:.1f}")
+columns[3].metric("Tracked moments", int(overview["mentions"]))
 
 st.subheader("Topics by rep")
 if topics.empty:
