@@ -1143,14 +1143,16 @@ class Queries:
             "dates": [calls["call_date"].min(), calls["call_date"].max()],
         }
 
-    def calls(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
+    def calls(self, where: CallFilter = CallFilter(), limit: int | None = None) -> pd.DataFrame:
+        """The calls, newest first (the `limit` newest when given)."""
         return self._frame(
             """SELECT p.call_id, p.call_date, p.rep, p.account, p.call_type, p.title,
                       round(p.duration_s / 60, 1) AS minutes,
                       coalesce(sum(t.mentions), 0) AS mentions
                FROM picked p LEFT JOIN topics t USING (call_id)
-               GROUP BY ALL ORDER BY p.call_date DESC, p.call_id""",
+               GROUP BY ALL ORDER BY p.call_date DESC, p.call_id LIMIT ?""",
             where,
+            [limit],
         )
 
     def overview(self, where: CallFilter = CallFilter()) -> dict:

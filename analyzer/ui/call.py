@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from analyzer.pipeline import redacted_audio_path, redaction
+from analyzer.store import CallFilter
 from analyzer.ui.common import (
     CATEGORY_LABELS,
     ROLE_LABELS,
@@ -95,10 +97,13 @@ def seconds(value: float) -> str:
 
 
 options = require_calls()
-calls = run("calls")
+LISTED = 500  # newest calls to pick from; older ones open from the other pages' links
+calls = run("calls", CallFilter(), limit=LISTED)
 call_id = st.query_params.get("call")
 if call_id not in set(calls["call_id"]):
-    call_id = None
+    asked = run("call", call_id) if call_id else None  # an older call, opened by a link
+    calls = pd.concat([pd.DataFrame([asked]), calls]) if asked else calls
+    call_id = call_id if asked else None
 labels = {
     row.call_id: f"{row.call_date:%Y-%m-%d} · {row.account} · {row.title or row.call_id}"
     for row in calls.itertuples()
