@@ -1047,8 +1047,8 @@ hits AS (
     JOIN picked p USING (call_id)
     WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], m.category))
 ),
-topics AS (
-    SELECT t.* FROM call_topics t
+topics AS (  -- with the call's rep, account and date, so views need not join picked again
+    SELECT t.*, p.rep, p.account, p.call_date FROM call_topics t
     JOIN picked p USING (call_id)
     WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], t.category))
 )
@@ -1172,12 +1172,13 @@ class Queries:
         return self._frame(
             """, rep_calls AS (SELECT rep, count(*) AS calls FROM picked GROUP BY rep),
                per_call AS (  -- one row per call and topic, so calls count without DISTINCT
-                   SELECT call_id, category, sum(mentions) AS mentions FROM topics GROUP BY ALL)
-               SELECT p.rep, t.category, sum(t.mentions) AS mentions,
+                   SELECT rep, call_id, category, sum(mentions) AS mentions FROM topics
+                   GROUP BY ALL)
+               SELECT t.rep, t.category, sum(t.mentions) AS mentions,
                       count(*) AS calls_with_mention, any_value(r.calls) AS calls,
                       round(sum(t.mentions) / any_value(r.calls), 2) AS per_call,
                       round(100 * count(*) / any_value(r.calls)) AS pct_calls
-               FROM per_call t JOIN picked p USING (call_id) JOIN rep_calls r ON r.rep = p.rep
+               FROM per_call t JOIN rep_calls r USING (rep)
                GROUP BY ALL ORDER BY 1, 2""",
             where,
         )
@@ -1190,8 +1191,7 @@ class Queries:
                SELECT w.week, t.category, sum(t.mentions) AS mentions,
                       any_value(w.calls) AS calls,
                       round(sum(t.mentions) / any_value(w.calls), 2) AS per_call
-               FROM topics t JOIN picked p USING (call_id)
-               JOIN weeks w ON w.week = date_trunc('week', p.call_date)
+               FROM topics t JOIN weeks w ON w.week = date_trunc('week', t.call_date)
                GROUP BY ALL ORDER BY 1, 2""",
             where,
         )
@@ -1222,10 +1222,10 @@ class Queries:
     def account_topics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         return self._frame(
             """, account_calls AS (SELECT account, count(*) AS calls FROM picked GROUP BY 1)
-               SELECT p.account, t.category, sum(t.mentions) AS mentions,
+               SELECT t.account, t.category, sum(t.mentions) AS mentions,
                       any_value(a.calls) AS calls,
                       round(sum(t.mentions) / any_value(a.calls), 2) AS per_call
-               FROM topics t JOIN picked p USING (call_id) JOIN account_calls a USING (account)
+               FROM topics t JOIN account_calls a USING (account)
                GROUP BY ALL ORDER BY 1, 2""",
             where,
         )
