@@ -88,6 +88,8 @@ class AccountRisk:
 
 # Moments beyond these, per account, count in the score and the totals but are not listed.
 MAX_EVIDENCE = 50
+# The riskiest accounts the Accounts page explains (the others by filtering for them).
+EXPLAINED = 25
 
 # Moments are scored where their rows are, in SQL: `risky` is a relation of mention rows, or of
 # per-call mention counts, with their call (call_id, account, call_type, call_date, category,

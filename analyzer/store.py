@@ -37,7 +37,6 @@ LOCK_RETRY_S = 30.0
 
 VOICE_DIM = 256  # Resemblyzer d-vectors
 
-# Append-only: each migration runs once, in its own transaction, and is recorded.
 # Per-call summaries the app reads instead of every row, rewritten whenever a call's mentions
 # or utterances change (`{calls}` picks the calls): mention counts per category and side, and
 # per competitor and side; and the customer side's mean tone with its most negative line.
@@ -62,12 +61,13 @@ def summarize(connection: duckdb.DuckDBPyConnection, call_id: str) -> None:
 
 def summarize_range(connection: duckdb.DuckDBPyConnection, first: str, last: str) -> None:
     """Rewrite the summaries of the calls whose ids sort from `first` to `last`."""
+    calls = "call_id BETWEEN ? AND ?"
     for table, select in _SUMMARIES.items():
-        calls = "call_id BETWEEN ? AND ?"
         connection.execute(f"DELETE FROM {table} WHERE {calls}", [first, last])
         connection.execute(f"INSERT INTO {table} {select.format(calls=calls)}", [first, last])
 
 
+# Append-only: each migration runs once, in its own transaction, and is recorded.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
         1,
@@ -1164,8 +1164,8 @@ class Queries:
                FROM picked""",
             where,
         )
-        return row.iloc[0].to_dict() if not row.empty else {"calls": 0, "reps": 0, "hours": 0.0,
-                                                              "mentions": 0}  # fmt: skip
+        empty = dict.fromkeys(("calls", "reps", "hours", "mentions"), 0)
+        return row.iloc[0].to_dict() if not row.empty else empty
 
     def rep_topics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         """Per rep and category: mentions per call and the share of calls with a mention."""

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analyzer.risk import account_risks, load_config, ranked, score_frames
+from analyzer.risk import EXPLAINED, account_risks, load_config, ranked, score_frames
 from analyzer.store import CallFilter, Queries, Store, summarize_range
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,6 @@ TERMS = {
 METRIC_COLUMNS = ("talk_s", "talk_ratio", "longest_stretch_s", "questions", "questions_per_hour",
                   "words", "words_per_minute", "fillers", "fillers_per_minute",
                   "speaker_switches_per_minute", "patience_s")  # fmt: skip
-EXPLAINED = 25  # accounts the Accounts page lists evidence for (analyzer/ui/accounts.py)
 SEARCHES = ["notice period", "per seat", "salesforce sync", "renewal", "security review"]
 
 

@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from analyzer.risk import EXPLAINED
 from analyzer.ui.common import (
     CATEGORY_LABELS,
     csv_button,
@@ -31,7 +32,7 @@ st.caption(
     "across calls, and silence beyond the account's usual cadence; recent moments weigh more. "
     "Open an account for the moments behind its score."
 )
-SHOWN = 25  # accounts with their evidence below the table; the rest by filtering
+SHOWN = EXPLAINED  # accounts with their evidence below the table; the rest by filtering
 risks = account_risks(where, explained=SHOWN)
 table = pd.DataFrame(
     {
