@@ -41,3 +41,8 @@ def default_db_path() -> Path:
 def cpu_threads() -> int:
     """Threads a model may use: `$ANALYZER_THREADS`, else every core (one ingest process)."""
     return int(os.environ.get(THREADS_ENV_VAR) or os.cpu_count() or 2)
+
+
+def worker_threads(workers: int) -> int:
+    """Threads each of `workers` ingest processes gets: the cores shared out."""
+    return max(1, cpu_threads() // workers)

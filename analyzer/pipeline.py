@@ -21,7 +21,7 @@ from pathvalidate import sanitize_filename
 from threadpoolctl import threadpool_limits
 
 from analyzer.combined import CombinedTagger, load_smart_tagger
-from analyzer.config import THREADS_ENV_VAR, cpu_threads
+from analyzer.config import THREADS_ENV_VAR, worker_threads
 from analyzer.diarize import label_mono, rep_voice, voice_of
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.metrics import compute as compute_metrics
@@ -425,7 +425,7 @@ class Ingestor:
             sha256 = sha256_of(path) if path.is_file() else str(path)
             (repeats if sha256 in seen else first).append((path, meta))
             seen.add(sha256)
-        threads = max(1, cpu_threads() // workers)
+        threads = worker_threads(workers)
         pool = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("spawn"),  # no forked copies of loaded models

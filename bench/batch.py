@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from analyzer.config import worker_threads
 from bench.memory import measured
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +74,7 @@ def main() -> None:
                 ).fetchone()
             assert calls == args.calls, f"{calls} of {args.calls} calls stored"
             first = first or wall
-            threads = max(1, cores // workers)
+            threads = worker_threads(workers)
             print(f"| {workers} | {threads} | {wall:.0f} | {calls * 3600 / wall:.0f} | "
                   f"{audio_s / wall:.1f} | {first / wall:.2f}x | {cpu / (wall * cores):.0%} | "
                   f"{rss / 2**30:.2f} GiB |", flush=True)  # fmt: skip

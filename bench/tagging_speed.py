@@ -47,10 +47,12 @@ def rate(tagger, corpus: list[list[Utterance]], rounds: int) -> float:
     return best
 
 
-def embedders(encoder: str) -> dict[str, object]:
-    found = {"torch fp32": load_embedder("fp32", encoder)}
-    if native_bf16():
-        found["torch bf16"] = load_embedder("bf16", encoder)
+def embedders(in_use) -> dict[str, object]:
+    """fp32, and bf16 where the CPU has it; the one ingest uses is not loaded twice."""
+    found = {}
+    for precision in ("fp32", "bf16") if native_bf16() else ("fp32",):
+        same = precision == in_use.precision
+        found[f"torch {precision}"] = in_use if same else load_embedder(precision, in_use.encoder)
     return found
 
 
@@ -69,7 +71,7 @@ def main() -> None:
           f"{time.perf_counter() - started:.2f} s")  # fmt: skip
     keyword = KeywordTagger(load_trackers())
     rates = {"keyword pass (spaCy parse + matching)": rate(keyword, corpus, rounds)}
-    runtimes = embedders(encoder)
+    runtimes = embedders(in_use)
     for name, embedder in runtimes.items():
         rates[f"semantic pass, {name}"] = rate(SmartTagger(load_smart(), embedder), corpus, rounds)
     combined = CombinedTagger(keyword, SmartTagger(load_smart(), in_use))
