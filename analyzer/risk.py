@@ -272,12 +272,13 @@ DAYS = ("last_call", "cs_last_day", "tone_day")
 
 
 def _records(accounts: pd.DataFrame) -> list[dict]:
-    """ACCOUNTS rows as dicts of plain values: dates as dates, None for missing."""
-    if accounts.empty:
-        return []
-    days = {c: pd.to_datetime(accounts[c]).dt.date for c in DAYS}
-    plain = accounts.assign(**days).astype(object)
-    return plain.where(plain.notna(), None).to_dict("records")
+    """ACCOUNTS rows as dicts of plain values: dates as dates, None for missing (a column at
+    a time: DataFrame.to_dict boxes every value on its own, 30 ms for 5,000 accounts)."""
+    columns = {}
+    for name in accounts.columns:
+        column = pd.to_datetime(accounts[name]).dt.date if name in DAYS else accounts[name]
+        columns[name] = column.astype(object).where(column.notna(), None).tolist()
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 LABELS = {"churn_signal": "Churn signal", "pain_point": "Pain point"}
