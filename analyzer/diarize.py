@@ -27,6 +27,7 @@ import numpy as np
 from analyzer.config import cpu_threads
 from analyzer.errors import AnalyzerError
 from analyzer.records import Transcript, Voice, Word
+from analyzer.sources import floats
 from analyzer.speakers import Profile, name_speakers
 from analyzer.transcribe import words_to_utterances
 
@@ -124,7 +125,7 @@ def mel_frames(samples: np.ndarray) -> np.ndarray:
     state = np.zeros((sos.shape[0], 2))
     step = MEL_CHUNK_FRAMES * hop
     for start in range(0, len(samples), step):
-        piece = np.asarray(samples[start : start + step], dtype=np.float64)
+        piece = floats(samples[start : start + step]).astype(np.float64)
         filtered[start : start + step], state = sosfilt(sos, piece, zi=state)
     total = 1 + len(samples) // hop
     out = np.empty((total, hparams.mel_n_channels), dtype=np.float32)
@@ -338,7 +339,7 @@ def speech_spans(samples: np.ndarray) -> list[tuple[float, float]]:
     """Where a clip without words has speech: Silero VAD, bundled in faster-whisper."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    chunks = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300))
+    chunks = get_speech_timestamps(floats(samples), VadOptions(min_silence_duration_ms=300))
     return [(chunk["start"] / RATE, chunk["end"] / RATE) for chunk in chunks]
 
 

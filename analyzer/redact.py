@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analyzer.records import Transcript, Utterance, Word
+from analyzer.sources import floats
 
 MASKS = {"email": "[email]", "phone": "[phone]", "card": "[card]", "ssn": "[ssn]"}
 BEEP_HZ = 1000.0
@@ -207,7 +208,7 @@ def masked_spans(words: Iterable[Word], pad_s: float = BEEP_PAD_S):
 
 def beep(samples: np.ndarray, rate: int, spans: Sequence[tuple[float, float]]) -> np.ndarray:
     """A copy of `samples` (one channel) with a tone in place of the audio in each span."""
-    out = samples.astype(np.float32, copy=True)
+    out = floats(samples).copy()  # float32 samples would otherwise come back as they are
     for start, end in spans:
         first, last = int(start * rate), min(len(out), int(end * rate))
         if last > first:

@@ -16,7 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from analyzer.records import ROLES, Utterance, Voice
-from analyzer.sources import SAMPLE_RATE, Audio
+from analyzer.sources import SAMPLE_RATE, Audio, floats
 
 DEFAULT_CHANNEL_ROLES = ("rep", "customer")  # left, right
 # Two channels whose difference carries less than this share of their energy are one mix
@@ -29,11 +29,13 @@ DUAL_MONO_RESIDUAL = 0.05
 CROSSTALK_MARGIN_DB = 15.0
 CROSSTALK_FRAME_S = 0.02
 CROSSTALK_HOLD_FRAMES = 5  # keep a channel open 100 ms around its own speech
+BLOCK = 60 * SAMPLE_RATE  # samples worked on in float32 at once
 
 
 @dataclass(frozen=True)
 class Side:
-    """Audio that belongs to one speaker role (or to everyone, for a mono mix)."""
+    """Audio that belongs to one speaker role (or to everyone, for a mono mix), 16-bit as
+    `load_audio` decodes it."""
 
     role: str
     speaker: str
@@ -50,18 +52,24 @@ def parse_channel_roles(text: str) -> tuple[str, str]:
 
 def is_dual_mono(left: np.ndarray, right: np.ndarray) -> bool:
     """True when both channels carry the same audio, so the file is really mono."""
-    energy = float(np.dot(left, left) + np.dot(right, right))
-    if energy == 0.0:
-        return True
-    difference = left - right
-    return float(np.dot(difference, difference)) / energy < DUAL_MONO_RESIDUAL
+    energy = difference = 0.0
+    for start in range(0, len(left), BLOCK):  # in float32 a block at a time
+        a, b = floats(left[start : start + BLOCK]), floats(right[start : start + BLOCK])
+        energy += float(np.dot(a, a) + np.dot(b, b))
+        a = a - b  # not in place: float input comes back as the caller's own array
+        difference += float(np.dot(a, a))
+    return energy == 0.0 or difference / energy < DUAL_MONO_RESIDUAL
 
 
 def frame_levels_db(samples: np.ndarray, frame: int) -> np.ndarray:
     """Loudness of each `frame`-sample frame in dB (full scale = 0)."""
     count = len(samples) // frame
-    frames = samples[: count * frame].reshape(count, frame)
-    energy = np.einsum("ij,ij->i", frames, frames) / frame  # no squared copy of the audio
+    energy = np.empty(count)
+    step = BLOCK // frame
+    for first in range(0, count, step):  # in float32 a block at a time
+        last = min(first + step, count)
+        frames = floats(samples[first * frame : last * frame]).reshape(last - first, frame)
+        energy[first:last] = np.einsum("ij,ij->i", frames, frames) / frame
     return 10 * np.log10(energy + 1e-12)
 
 
@@ -82,7 +90,7 @@ def suppress_crosstalk(
     gated = []
     for own, other, samples in ((left_db, right_db, left), (right_db, left_db, right)):
         keep = np.convolve((own >= other - margin_db).astype(float), kernel, "same") > 0
-        out = samples if overwrite else samples.astype(np.float32)  # astype copies
+        out = samples if overwrite else samples.copy()
         out[: len(keep) * frame].reshape(len(keep), frame)[~keep] = 0.0
         gated.append(out)
     return gated[0], gated[1]
@@ -101,7 +109,7 @@ def split_sides(
                 Side(role, role, channel)
                 for role, channel in zip(channel_roles, (left, right), strict=True)
             ]
-        mixed = (left + right) / 2
+        mixed = (left >> 1) + (right >> 1)  # 16-bit halves: the sum cannot overflow
     else:
         mixed = audio.channels[0]
     return [Side("unknown", "unknown", mixed)]

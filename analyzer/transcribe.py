@@ -7,15 +7,20 @@ every word belongs to one speaker; the sides are merged in time order afterwards
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from analyzer.config import cpu_threads
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.records import Transcript, Utterance, Word
+from analyzer.sources import SAMPLE_RATE, floats
 from analyzer.speakers import Side, frame_levels_db
 
 logger = logging.getLogger(__name__)
@@ -25,9 +30,11 @@ DEFAULT_MODEL = "tiny.en"  # resolved to the bundled copy
 UTTERANCE_PAUSE_S = 1.0
 # ...or at a sentence end once the utterance is this long, so mono mixes do not become one blob.
 MAX_UTTERANCE_WORDS = 40
-# Batching pays off once there is more than one 30 s window to decode.
+# Batching pays off once there is more than one 30 s window to decode. Each window in a batch
+# holds its encoder's attention (1500 x 1500 per head) while the batch runs: 8 windows peak at
+# 0.7 GB over the models, 4 at 0.35 GB, for 10-15 % more time (bench/results.md).
 BATCH_MIN_AUDIO_S = 30.0
-BATCH_SIZE = 8
+BATCH_SIZE = 4
 # Cut speech into chunks at pauses of half a second, between sentences rather than inside them
 # (faster-whisper's batched default, 160 ms, cuts words at chunk edges: WER 4.6 % vs 3.7 % on the
 # reference call), and never longer than Whisper's 30 s window.
@@ -39,6 +46,18 @@ SOUND_RANGE_DB = 25.0
 MIN_SPEECH_COVERAGE = 0.4
 # Whisper's prompt is capped at 224 tokens; a name list stays far below that.
 MAX_PROMPT_TERMS = 40
+# A long side is transcribed a stretch at a time: faster-whisper's VAD and batched pipeline each
+# hold copies of all the audio they are given (an hour of one side is 230 MB a copy). A stretch
+# ends at the quietest moment of its last STRETCH_CUT_S seconds, in a pause rather than a word.
+STRETCH_S = 600.0
+STRETCH_CUT_S = 30.0
+CUT_FRAME_S = 0.1
+CUT_QUIET_FRAMES = 5
+# glibc keeps freed blocks for reuse and raises its mmap threshold as big blocks come and go, so
+# inference buffers (CTranslate2's batches, the ONNX VAD's) pile up: 10 minutes of one side left
+# 0.3 GB held and peaked 0.12 GB higher. A fixed threshold hands blocks over 1 MB back at once.
+MMAP_THRESHOLD = 1 << 20
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
 
 
 def resolve_model(name: str | None) -> str:
@@ -60,6 +79,7 @@ def load_model(name: str | None = None):
     """Load a faster-whisper model once per process (int8 on the CPU)."""
     from faster_whisper import WhisperModel
 
+    _return_big_blocks()
     path = resolve_model(name)
     try:
         return WhisperModel(
@@ -73,6 +93,11 @@ def load_model(name: str | None = None):
         raise AnalyzerError(f"cannot load ASR model '{name or DEFAULT_MODEL}': {error}") from error
 
 
+def _return_big_blocks() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: no mallopt to call
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
 def vocabulary_prompt(terms: Iterable[str]) -> str | None:
     """A decoder prompt that names the tracked terms, so tiny.en spells them as we track them."""
     unique = list(dict.fromkeys(term for term in terms if term))[:MAX_PROMPT_TERMS]
@@ -80,7 +105,37 @@ def vocabulary_prompt(terms: Iterable[str]) -> str | None:
 
 
 def transcribe_words(samples, model, prompt: str | None = None) -> list[Word]:
-    """Words with timestamps for one side's audio (16 kHz float32)."""
+    """Words with timestamps for one side's audio (16 kHz), a stretch at a time."""
+    words = []
+    for start, end in stretches(samples):
+        offset = start / SAMPLE_RATE
+        for word in _stretch_words(floats(samples[start:end]), model, prompt):
+            words.append(replace(word, start_s=word.start_s + offset, end_s=word.end_s + offset))
+    return words
+
+
+def stretches(samples) -> list[tuple[int, int]]:
+    """(start, end) sample ranges covering `samples`, each at most STRETCH_S long and, but for
+    the last, ending in the middle of the quietest half second of its last STRETCH_CUT_S."""
+    longest, frame = int(STRETCH_S * SAMPLE_RATE), int(CUT_FRAME_S * SAMPLE_RATE)
+    found, start = [], 0
+    while len(samples) - start > longest:
+        search = start + longest - int(STRETCH_CUT_S * SAMPLE_RATE)
+        levels = frame_levels_db(samples[search : start + longest], frame)
+        # the loudest frame around each point, so a gap between two syllables never wins; in a
+        # run of equally quiet points (digital silence), its middle, away from both words
+        around = sliding_window_view(levels, CUT_QUIET_FRAMES).max(axis=1)
+        first = last = int(np.argmin(around))
+        while last + 1 < len(around) and around[last + 1] == around[first]:
+            last += 1
+        end = search + ((first + last) // 2 + CUT_QUIET_FRAMES // 2) * frame + frame // 2
+        found.append((start, end))
+        start = end
+    found.append((start, len(samples)))
+    return found
+
+
+def _stretch_words(samples, model, prompt: str | None) -> list[Word]:
     from faster_whisper import BatchedInferencePipeline
     from faster_whisper.vad import VadOptions
 
@@ -94,7 +149,7 @@ def transcribe_words(samples, model, prompt: str | None = None) -> list[Word]:
             min_silence_duration_ms=VAD_MIN_SILENCE_MS, max_speech_duration_s=VAD_MAX_SPEECH_S
         ),
     )
-    if len(samples) / 16_000 >= BATCH_MIN_AUDIO_S:
+    if len(samples) / SAMPLE_RATE >= BATCH_MIN_AUDIO_S:
         segments, _ = BatchedInferencePipeline(model).transcribe(
             samples, batch_size=BATCH_SIZE, **options
         )
@@ -117,7 +172,7 @@ def transcribe_words(samples, model, prompt: str | None = None) -> list[Word]:
 def sound_seconds(samples) -> float:
     """Seconds of 20 ms frames within 25 dB of the loud part of the audio (and above -45 dBFS):
     a rough speech-activity measure that background noise well below the voice does not fill."""
-    levels = frame_levels_db(samples, int(0.02 * 16_000))
+    levels = frame_levels_db(samples, int(0.02 * SAMPLE_RATE))
     if levels.size == 0:
         return 0.0
     threshold = max(SOUND_FLOOR_DB, float(np.percentile(levels, 95)) - SOUND_RANGE_DB)

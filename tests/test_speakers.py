@@ -12,22 +12,34 @@ VOICE_A = rng.normal(0, 0.1, 16_000).astype(np.float32)
 VOICE_B = rng.normal(0, 0.1, 16_000).astype(np.float32)
 
 
+def pcm(samples: np.ndarray) -> np.ndarray:
+    """16-bit samples, as `load_audio` decodes them."""
+    return (samples * 32767).astype(np.int16)
+
+
 def test_true_stereo_gives_one_side_per_channel():
-    sides = split_sides(Audio((VOICE_A, VOICE_B), 2, 8000))
+    sides = split_sides(Audio((pcm(VOICE_A), pcm(VOICE_B)), 2, 8000))
     assert [s.role for s in sides] == ["rep", "customer"]
-    assert np.array_equal(sides[0].samples, VOICE_A)  # nothing to suppress: both talk throughout
+    assert np.array_equal(sides[0].samples, pcm(VOICE_A))  # both talk throughout: nothing gated
 
 
 def test_channel_role_map_can_be_swapped():
-    sides = split_sides(Audio((VOICE_A, VOICE_B), 2, 8000), parse_channel_roles("customer,rep"))
+    stereo = Audio((pcm(VOICE_A), pcm(VOICE_B)), 2, 8000)
+    sides = split_sides(stereo, parse_channel_roles("customer,rep"))
     assert [s.role for s in sides] == ["customer", "rep"]
 
 
 def test_identical_channels_are_mono():
     lossy_copy = VOICE_A + rng.normal(0, 0.003, VOICE_A.size).astype(np.float32)
     assert is_dual_mono(VOICE_A, lossy_copy)
-    sides = split_sides(Audio((VOICE_A, lossy_copy), 2, 44_100))
+    sides = split_sides(Audio((pcm(VOICE_A), pcm(lossy_copy)), 2, 44_100))
     assert [s.role for s in sides] == ["unknown"]
+
+
+def test_a_loud_dual_mono_call_mixes_to_16_bit_without_wrapping():
+    loud = np.full(16_000, 30_000, np.int16)
+    (side,) = split_sides(Audio((loud, loud.copy()), 2, 16_000))
+    assert side.samples.dtype == np.int16 and side.samples.min() == 30_000
 
 
 def test_a_call_with_crosstalk_is_still_stereo():
@@ -35,7 +47,7 @@ def test_a_call_with_crosstalk_is_still_stereo():
 
 
 def test_mono_is_unknown():
-    assert [s.role for s in split_sides(Audio((VOICE_A,), 1, 16_000))] == ["unknown"]
+    assert [s.role for s in split_sides(Audio((pcm(VOICE_A),), 1, 16_000))] == ["unknown"]
 
 
 def test_bad_channel_roles():

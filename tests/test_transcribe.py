@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
+from analyzer import transcribe
 from analyzer.records import Word
 from analyzer.synth import speak
 from analyzer.transcribe import (
     MAX_PROMPT_TERMS,
     load_model,
+    stretches,
     transcribe_words,
     vocabulary_prompt,
     words_to_utterances,
@@ -59,3 +63,36 @@ def test_speech_the_vad_misses_is_still_transcribed():
     narrow = np.fft.irfft(spectrum).astype(np.float32)
     text = "".join(w.text for w in transcribe_words(narrow, load_model())).lower()
     assert "car" in text
+
+
+def test_long_audio_is_cut_into_stretches_at_its_quiet_moments(monkeypatch):
+    monkeypatch.setattr(transcribe, "STRETCH_S", 10.0)
+    monkeypatch.setattr(transcribe, "STRETCH_CUT_S", 3.0)
+    rng = np.random.default_rng(5)
+    samples = (rng.standard_normal(16_000 * 25) * 3000).astype(np.int16)  # 16-bit, as decoded
+    samples[16_000 * 8 : 16_000 * 8 + 11_000] = 0  # a pause of 0.7 s near 10 s
+    samples[16_000 * 17 : 16_000 * 18] = 0  # and one of a second near 20 s
+    cuts = stretches(samples)
+    assert cuts[0][0] == 0 and cuts[-1][1] == len(samples)
+    assert all(end == start for (_, end), (start, _) in itertools.pairwise(cuts))  # contiguous
+    assert all(end - start <= 10 * 16_000 for start, end in cuts)
+    for _, end in cuts[:-1]:
+        assert not samples[end - 3_000 : end + 3_000].any()  # each cut falls well inside a pause
+
+
+@pytest.mark.slow
+def test_stretches_put_their_words_at_the_times_of_one_pass(monkeypatch):
+    said = [speak(text) for text in ("We tried Gong last year.", "Pricing is per seat.",
+                                     "Can you send the demo recording?")]  # fmt: skip
+    pause = np.zeros(16_000 * 2, np.float32)
+    samples = np.concatenate([said[0], pause, said[1], pause, said[2]])
+    whole = transcribe_words(samples, load_model())
+    monkeypatch.setattr(transcribe, "STRETCH_S", len(samples) / 16_000 / 2 + 1)
+    monkeypatch.setattr(transcribe, "STRETCH_CUT_S", 3.0)
+    assert len(stretches(samples)) > 1
+    pieces = transcribe_words(samples, load_model())
+    starts = [w.start_s for w in pieces]
+    assert starts == sorted(starts)
+    for word in ("year", "send", "demo"):  # inside sentences: a first word's start is loose
+        at = [next(w.start_s for w in found if word in w.text) for found in (whole, pieces)]
+        assert abs(at[0] - at[1]) < 0.3, (word, at)
