@@ -5,17 +5,23 @@
 The call is AUDIO (default: the shared 156 s reference call, else a bundled sample call)
 repeated to `--minutes`, written as stereo FLAC. Peak RSS is the kernel's figure for the ingest
 process (`wait4`'s ru_maxrss), model loading included. Target: under 1.5 GB for 60 minutes.
+
+The long call is written by a process of its own: a child's ru_maxrss counts what it inherited
+from its parent before it started the ingest, and a parent that had held the hour of audio
+itself (2.1 GB) would set the figure instead of the ingest.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +65,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         call = Path(folder) / "long_call.flac"
-        seconds = long_call(args.audio, args.minutes, call) * load_audio(args.audio).duration_s
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as writer:
+            repeats = writer.submit(long_call, args.audio, args.minutes, call).result()
+        seconds = repeats * load_audio(args.audio).duration_s
         command = [sys.executable, "-m", "analyzer.cli", "ingest", str(call), "--db",
                    str(Path(folder) / "memory.duckdb"), "--rep", "Mark Jones"]  # fmt: skip
         code, wall, usage = measured(command)
