@@ -31,8 +31,9 @@ UTTERANCE_PAUSE_S = 1.0
 # ...or at a sentence end once the utterance is this long, so mono mixes do not become one blob.
 MAX_UTTERANCE_WORDS = 40
 # Batching pays off once there is more than one 30 s window to decode. Each window in a batch
-# holds its encoder's attention (1500 x 1500 per head) while the batch runs: 8 windows peak at
-# 0.7 GB over the models, 4 at 0.35 GB, for 10-15 % more time (bench/results.md).
+# holds its encoder's attention (1500 x 1500 per head) while the batch runs: on 10 minutes of
+# one side, 8 windows peaked 0.66 GB over the process, 4 windows 0.47 GB (0.35 GB with the mmap
+# threshold below) and took 15 % longer (bench/results.md).
 BATCH_MIN_AUDIO_S = 30.0
 BATCH_SIZE = 4
 # Cut speech into chunks at pauses of half a second, between sentences rather than inside them
