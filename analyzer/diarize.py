@@ -57,6 +57,7 @@ MIN_CLUSTER_SHARE = 0.04
 SWITCH_COST = 3.0
 SWITCH_FREE_GAP_S = 0.5
 ENCODER_BATCH = 256
+WORD_BLOCK = 512
 # After the first labelling, each voice is measured again from the windows that went wholly to
 # it, and the words labelled again (dev calls, similar voices: worst call 92 % -> 94 %).
 REFINE_PASSES = 1
@@ -251,16 +252,21 @@ def centroids_of(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def word_scores(words: Sequence[Word], times: np.ndarray, similarity: np.ndarray) -> np.ndarray:
     """(words, speakers): mean similarity of the windows that cover each word's middle, the
-    nearer a window's centre the more it counts; the nearest window when none covers it."""
+    nearer a window's centre the more it counts; the nearest window when none covers it.
+    Worked out WORD_BLOCK words at a time: an hour's words × windows would be GBs at once."""
     middles = np.array([(w.start_s + w.end_s) / 2 for w in words])
     centres = times.mean(axis=1)
-    covers = (times[None, :, 0] <= middles[:, None]) & (middles[:, None] <= times[None, :, 1])
-    distance = np.abs(middles[:, None] - centres[None, :])
-    weights = np.where(covers, 1.0 / (0.2 + distance), 0.0)
-    lonely = ~covers.any(axis=1)
-    weights[lonely, np.argmin(distance[lonely], axis=1)] = 1.0
-    weights /= weights.sum(axis=1, keepdims=True)
-    return weights @ similarity
+    scores = np.empty((len(middles), similarity.shape[1]))
+    for first in range(0, len(middles), WORD_BLOCK):
+        block = middles[first : first + WORD_BLOCK, None]
+        covers = (times[None, :, 0] <= block) & (block <= times[None, :, 1])
+        distance = np.abs(block - centres[None, :])
+        weights = np.where(covers, 1.0 / (0.2 + distance), 0.0)
+        lonely = ~covers.any(axis=1)
+        weights[lonely, np.argmin(distance[lonely], axis=1)] = 1.0
+        weights /= weights.sum(axis=1, keepdims=True)
+        scores[first : first + WORD_BLOCK] = weights @ similarity
+    return scores
 
 
 def viterbi(scores: np.ndarray, gaps: np.ndarray) -> np.ndarray:

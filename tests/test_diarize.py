@@ -47,6 +47,20 @@ def test_a_change_of_speaker_is_cheap_at_a_pause_and_dear_inside_speech():
     assert viterbi(strong, np.zeros(4)).tolist() == [0, 0, 1, 1]
 
 
+def test_word_scores_a_block_at_a_time_match_all_at_once(monkeypatch):
+    from analyzer import diarize
+
+    rng = np.random.default_rng(6)
+    starts = np.sort(rng.uniform(0, 120, 300))
+    spoken = [Word(start, start + 0.3, " w") for start in starts]
+    windows = np.sort(rng.uniform(0, 118, 140))
+    times = np.stack([windows, windows + 1.6], axis=1)
+    similarity = rng.uniform(-1, 1, (140, 3))
+    whole = diarize.word_scores(spoken, times, similarity)  # 300 words: one block
+    monkeypatch.setattr(diarize, "WORD_BLOCK", 7)
+    assert np.allclose(diarize.word_scores(spoken, times, similarity), whole)
+
+
 def test_windows_stay_inside_stretches_of_speech():
     words = [Word(0.0, 0.4, " Hi."), Word(0.5, 3.0, " long"), Word(6.0, 6.5, " Yes.")]
     spans = stretches(words, duration_s=10.0)
