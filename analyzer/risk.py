@@ -253,14 +253,17 @@ def ranked(queries, where=None, explained: int | None = None) -> list[AccountRis
     from analyzer.store import CallFilter
 
     where = where or CallFilter()
+    config = load_config()  # read once, not by each step below
     if explained is None:
-        return account_risks(*queries.risk_inputs(where))
-    accounts, totals, _, _ = queries.risk_inputs(where, evidence_for=())
-    first = account_risks(accounts, totals)
-    shown = accounts[accounts["account"].isin([r.account for r in first[:explained]])]
+        return account_risks(*queries.risk_inputs(where, config), config=config)
+    accounts, totals, _, _ = queries.risk_inputs(where, config, evidence_for=())
     as_of = latest(accounts)
-    evidence = queries.risk_evidence(where, shown, as_of) if as_of else ()
-    explained_ones = {r.account: r for r in account_risks(shown, totals, *evidence, as_of=as_of)}
+    first = account_risks(accounts, totals, config=config, as_of=as_of)
+    shown = accounts[accounts["account"].isin([r.account for r in first[:explained]])]
+    evidence = queries.risk_evidence(where, shown, as_of, config) if as_of else ()
+    explained_ones = {
+        r.account: r for r in account_risks(shown, totals, *evidence, config=config, as_of=as_of)
+    }
     return [explained_ones.get(r.account, r) for r in first]
 
 
