@@ -187,12 +187,14 @@ class Ingestor:
             except AnalyzerError as error:
                 return self._fail(path, sha256, default_call_id(path, sha256), meta, str(error))
         call_id = meta.call_id or default_call_id(path, sha256)
-        existing = self.store.find_by_sha(sha256)
+        with self.store.reading():  # the lookups before the work, on one connection
+            existing = self.store.find_by_sha(sha256)
+            if existing and existing["call_id"] != call_id:
+                call_id = existing["call_id"]  # re-ingesting the same content keeps its id
+            taken = self.store.find_call(call_id)
+            redact, beeped = redaction(self.store)
         if existing and existing["status"] == "ok" and not self.options.force:
-            return Outcome(path, "skipped", existing["call_id"], "already ingested (same sha256)")
-        if existing and existing["call_id"] != call_id:
-            call_id = existing["call_id"]  # re-ingesting the same content keeps its id
-        taken = self.store.find_call(call_id)
+            return Outcome(path, "skipped", call_id, "already ingested (same sha256)")
         replaced = taken and taken["source_path"] == str(path)  # the same file, edited since
         if taken and taken["status"] == "ok" and taken["content_sha256"] != sha256 and not replaced:
             # Never store anything under this id: that would replace another recording's call.
@@ -202,7 +204,6 @@ class Ingestor:
             )
             return Outcome(path, "failed", call_id, reason)
         try:
-            redact, beeped = redaction(self.store)
             transcript = self._transcript(path, meta, redact)
             if redact:  # before anything is tagged or stored (mono calls also before separation)
                 transcript = redact_transcript(transcript)

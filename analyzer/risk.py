@@ -54,7 +54,7 @@ KIND_LABELS = {"churn_signal": "churn signals", "competitor": "competitor mentio
                "pain_point": "pain points", "sentiment": "tone", "silence": "silence"}  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: thousands are made per ranking
 class Evidence:
     kind: str  # churn_signal, competitor, pain_point, sentiment, silence
     points: float
@@ -65,7 +65,7 @@ class Evidence:
     quote: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountRisk:
     account: str
     score: int
@@ -91,11 +91,16 @@ MAX_EVIDENCE = 50
 # The riskiest accounts the Accounts page explains (the others by filtering for them).
 EXPLAINED = 25
 
-# Moments are scored where their rows are, in SQL: `risky` is a relation of mention rows, or of
-# per-call mention counts, with their call (call_id, account, call_type, call_date, category,
-# term, role, n = how many mentions the row stands for; mention rows add snippet and start_s).
-# Churn signals, competitors (not the CRMs customers integrate with) and pain points said by
-# the customer in calls that are not sales calls, each with its points decayed by age.
+# The rows that can carry risk: churn signals, competitors and pain points said by the customer
+# in calls that are not sales calls.
+RISKY_ROWS = """call_type IS DISTINCT FROM 'sales' AND role IS DISTINCT FROM 'rep'
+      AND category IN ('churn_signal', 'competitor', 'pain_point')
+      AND account IS NOT NULL AND call_date IS NOT NULL"""
+# Moments are scored where their rows are, in SQL: `risky` is a relation of such rows, mentions
+# or mention counts (per call, or per account and day), with their call (call_id, account,
+# call_type, call_date, category, term, role, n = how many mentions the row stands for; mention
+# rows add snippet and start_s). Competitors that are CRMs customers integrate with are left
+# out, and each moment's points decay with age.
 MOMENTS = """, moments AS (
     SELECT r.* EXCLUDE (category, call_date), r.category AS kind,
            r.call_date::DATE AS call_date,
@@ -104,11 +109,8 @@ MOMENTS = """, moments AS (
                  * pow(0.5, greatest(date_diff('day', r.call_date::DATE, ?::DATE), 0) / ?::DOUBLE),
                  2) AS points
     FROM risky r
-    WHERE call_type IS DISTINCT FROM 'sales' AND role IS DISTINCT FROM 'rep'
-      AND category IN ('churn_signal', 'competitor', 'pain_point')
-      AND NOT (category = 'competitor'
+    WHERE NOT (category = 'competitor'
                AND coalesce(list_contains(?::VARCHAR[], term::VARCHAR), false))
-      AND account IS NOT NULL AND call_date IS NOT NULL
 )"""
 # Per (account, kind): how many moments and their points; and each account's weightiest ones.
 TOTALS = """ SELECT account, kind, sum(n)::INTEGER AS items, round(sum(n * points), 2) AS points
@@ -117,12 +119,13 @@ LISTED = f""" SELECT account, kind, term, snippet, start_s, call_id, call_date, 
     FROM moments QUALIFY row_number() OVER (
         PARTITION BY account ORDER BY points DESC, call_date DESC, start_s, call_id
     ) <= {MAX_EVIDENCE}"""
-# Per account, from `picked` (its calls) and `tones` (call_id, tone, worst_idx: each call's
-# customer-side mean tone and most negative line): how many calls and the latest; the customer's
-# tone in the latest customer-success call that has one, and their mean tone in the ones before;
-# the last CS call's date and the usual gap between CS calls (median, in days).
+# Per account, from `picked` (its calls) and `tones` (call_id, tone, worst_text, worst_start_s:
+# each call's customer-side mean tone and most negative line): how many calls and the latest;
+# the customer's tone in the latest customer-success call that has one, with that call's most
+# negative line, and their mean tone in the ones before; the last CS call's date and the usual
+# gap between CS calls (median, in days).
 ACCOUNTS = """, cs AS (
-    SELECT p.call_id, p.account, p.call_date::DATE AS day, t.tone, t.worst_idx
+    SELECT p.call_id, p.account, p.call_date::DATE AS day, t.tone, t.worst_text, t.worst_start_s
     FROM picked p LEFT JOIN tones t USING (call_id)
     WHERE p.call_type IS DISTINCT FROM 'sales'
       AND p.account IS NOT NULL AND p.call_date IS NOT NULL
@@ -131,7 +134,8 @@ ACCOUNTS = """, cs AS (
            count(*) OVER (PARTITION BY account) AS n, sum(tone) OVER (PARTITION BY account) AS total
     FROM cs WHERE tone IS NOT NULL
 ), latest_tone AS (
-    SELECT account, call_id AS tone_call_id, day AS tone_day, tone, worst_idx,
+    SELECT account, call_id AS tone_call_id, day AS tone_day, tone,
+           worst_text AS tone_quote, worst_start_s AS tone_second,
            CASE WHEN n > 1 THEN (total - tone) / (n - 1) END AS tone_before
     FROM toned WHERE recent = 1
 ), gaps AS (
@@ -145,7 +149,7 @@ ACCOUNTS = """, cs AS (
     WHERE account IS NOT NULL AND call_date IS NOT NULL GROUP BY ALL
 )
 SELECT e.account, e.calls, e.last_call, c.cs_last_day, c.cadence_days,
-       t.tone_call_id, t.tone_day, t.tone, t.tone_before, t.worst_idx
+       t.tone_call_id, t.tone_day, t.tone, t.tone_before, t.tone_quote, t.tone_second
 FROM every e LEFT JOIN cadence c USING (account) LEFT JOIN latest_tone t USING (account)
 ORDER BY e.account"""
 
@@ -165,7 +169,8 @@ def score_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(accounts, totals, listed) for `account_risks` from frames in memory, by the SQL
     `Queries.risk_inputs` runs on the database. calls: call_id, account, call_type, call_date;
-    mentions: call_id, category, term, role, snippet, start_s; tones: call_id, tone, worst_idx."""
+    mentions: call_id, category, term, role, snippet, start_s; tones: call_id, tone, worst_text,
+    worst_start_s."""
     import duckdb
 
     with duckdb.connect() as connection:
@@ -175,8 +180,10 @@ def score_frames(
         picked = "WITH picked AS (SELECT * FROM calls_frame)"
         accounts = connection.execute(picked + ACCOUNTS).df()
         as_of = as_of or latest(accounts)
-        risky = """, risky AS (SELECT m.*, 1 AS n, p.account, p.call_type, p.call_date
-                   FROM mentions_frame m JOIN picked p USING (call_id))"""
+        risky = f""", risky AS (
+            SELECT * FROM (SELECT m.*, 1 AS n, p.account, p.call_type, p.call_date
+                           FROM mentions_frame m JOIN picked p USING (call_id))
+            WHERE {RISKY_ROWS})"""
         params = moment_params(config, as_of or dt.date.today())
         totals, listed = (
             connection.execute(picked + risky + MOMENTS + query, params).df()
@@ -195,7 +202,6 @@ def account_risks(
     accounts: pd.DataFrame,
     totals: pd.DataFrame,
     listed: pd.DataFrame | None = None,
-    quotes: pd.DataFrame | None = None,
     config: RiskConfig | None = None,
     as_of: dt.date | None = None,
 ) -> list[AccountRisk]:
@@ -203,45 +209,45 @@ def account_risks(
     `score_frames`) gives, scored with the same `config` and `as_of`.
 
     accounts: the columns of ACCOUNTS; totals: account, kind, items, points; listed: the
-    weightiest moments of the accounts to explain (the columns of LISTED); quotes: call_id, idx,
-    text, start_s of the lines tone evidence quotes. An account's evidence holds its listed
-    moments and its tone and silence evidence; its score counts every moment.
+    weightiest moments of the accounts to explain (the columns of LISTED). An account's evidence
+    holds its listed moments and its tone and silence evidence; its score counts every moment.
     """
     if accounts.empty:
         return []
     config = config or load_config()
     as_of = as_of or latest(accounts)
-    kinds_of: dict[str, dict[str, tuple[int, float]]] = {}
+    kinds_of: dict[str, dict[str, tuple[str, int, float]]] = {}  # account: {kind: total}
     for account, kind, items, points in zip(
         *(totals[c].tolist() for c in ("account", "kind", "items", "points")), strict=True
     ):
-        kinds_of.setdefault(account, {})[kind] = (int(items), float(points))
+        kinds_of.setdefault(account, {})[kind] = (kind, int(items), float(points))
     evidence = _listed_evidence(listed) if listed is not None and len(listed) else {}
-    lines = {}
-    if quotes is not None and len(quotes):
-        keys = zip(quotes["call_id"].tolist(), quotes["idx"].tolist(), strict=True)
-        values = zip(quotes["text"].tolist(), quotes["start_s"].tolist(), strict=True)
-        lines = dict(zip(keys, values, strict=True))
     risks = []
-    for row in _records(accounts):
-        account = row["account"]
-        found = list(evidence.get(account, ()))
-        kinds = dict(kinds_of.get(account, {}))
-        for extra in _tone_evidence(config, row, lines) + _silence_evidence(config, row, as_of):
-            found.append(extra)
-            count, points = kinds.get(extra.kind, (0, 0.0))
-            kinds[extra.kind] = (count + 1, points + extra.points)
-        found.sort(key=lambda e: -e.points)
-        points = sum(points for _, points in kinds.values())
+    extras = _tone_evidence(config, accounts)  # {row: evidence}, for the rows that have some
+    for row, silence in _silence_evidence(config, accounts, as_of).items():
+        extras.setdefault(row, []).extend(silence)
+    columns = accounts["account"].tolist(), accounts["calls"].tolist()
+    for row, (account, calls, last_call) in enumerate(
+        zip(*columns, _dates(accounts["last_call"]), strict=True)
+    ):
+        kinds = kinds_of.get(account, {})
+        found = evidence.get(account, [])
+        if row in extras:
+            kinds, found = dict(kinds), found + extras[row]
+            for extra in extras[row]:
+                _, count, points = kinds.get(extra.kind, (extra.kind, 0, 0.0))
+                kinds[extra.kind] = (extra.kind, count + 1, points + extra.points)
+            found.sort(key=lambda e: -e.points)
+        points = sum(total[2] for total in kinds.values())
         risks.append(
             AccountRisk(
                 account=account,
                 score=round(100 * (1 - math.exp(-points / config.scale))),
                 points=round(points, 2),
-                calls=int(row["calls"]),
-                last_call=row["last_call"],
+                calls=int(calls),
+                last_call=last_call,
                 evidence=tuple(found),
-                totals=tuple((kind, *total) for kind, total in kinds.items()),
+                totals=tuple(kinds.values()),
             )
         )
     return sorted(risks, key=lambda r: (-r.score, r.account))
@@ -256,13 +262,18 @@ def ranked(queries, where=None, explained: int | None = None) -> list[AccountRis
     config = load_config()  # read once, not by each step below
     if explained is None:
         return account_risks(*queries.risk_inputs(where, config), config=config)
-    accounts, totals, _, _ = queries.risk_inputs(where, config, evidence_for=())
-    as_of = latest(accounts)
-    first = account_risks(accounts, totals, config=config, as_of=as_of)
-    shown = accounts[accounts["account"].isin([r.account for r in first[:explained]])]
-    evidence = queries.risk_evidence(where, shown, as_of, config) if as_of else ()
+    with queries.store.reading():  # one connection for both reads
+        accounts, totals, _ = queries.risk_inputs(where, config, evidence_for=())
+        as_of = latest(accounts)
+        first = account_risks(accounts, totals, config=config, as_of=as_of)
+        if not first:
+            return []
+        names = [r.account for r in first[:explained]]
+        shown = accounts[accounts["account"].isin(names)]
+        listed = queries.risk_evidence(where, shown, as_of, config) if as_of else None
+    totals = totals[totals["account"].isin(names)]
     explained_ones = {
-        r.account: r for r in account_risks(shown, totals, *evidence, config=config, as_of=as_of)
+        r.account: r for r in account_risks(shown, totals, listed, config=config, as_of=as_of)
     }
     return [explained_ones.get(r.account, r) for r in first]
 
@@ -271,17 +282,13 @@ def _day(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-DAYS = ("last_call", "cs_last_day", "tone_day")
+def _dates(column: pd.Series) -> list[dt.date | None]:
+    return _values(pd.to_datetime(column).dt.date)
 
 
-def _records(accounts: pd.DataFrame) -> list[dict]:
-    """ACCOUNTS rows as dicts of plain values: dates as dates, None for missing (a column at
-    a time: DataFrame.to_dict boxes every value on its own, 30 ms for 5,000 accounts)."""
-    columns = {}
-    for name in accounts.columns:
-        column = pd.to_datetime(accounts[name]).dt.date if name in DAYS else accounts[name]
-        columns[name] = column.astype(object).where(column.notna(), None).tolist()
-    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+def _values(column: pd.Series) -> list:
+    """Plain values, None for missing."""
+    return column.astype(object).where(column.notna(), None).tolist()
 
 
 LABELS = {"churn_signal": "Churn signal", "pain_point": "Pain point"}
@@ -289,8 +296,8 @@ LABELS = {"churn_signal": "Churn signal", "pain_point": "Pain point"}
 
 def _listed_evidence(listed: pd.DataFrame) -> dict[str, list[Evidence]]:
     """Each account's listed moments as evidence, weightiest first (among equals, newest)."""
-    listed = listed.sort_values(
-        ["points", "call_date", "start_s"], ascending=[False, False, True], kind="stable"
+    listed = listed.sort_values(  # as LISTED ranks them
+        ["points", "call_date", "start_s", "call_id"], ascending=[False, False, True, True]
     )
     evidence: dict[str, list[Evidence]] = {}
     columns = ("account", "kind", "term", "points", "call_id", "call_date", "start_s", "snippet")
@@ -304,45 +311,46 @@ def _listed_evidence(listed: pd.DataFrame) -> dict[str, list[Evidence]]:
     return evidence
 
 
-def _tone_evidence(config, row: dict, lines: dict) -> list[Evidence]:
-    """Customer tone (VADER, stored per utterance) falling to the latest CS call, or negative
-    in it; the quote is that call's most negative line, when `lines` holds it."""
-    last_tone = row["tone"]
-    if last_tone is None:
-        return []
-    call_id, day = row["tone_call_id"], row["tone_day"]
-    quote, second = lines.get((call_id, row["worst_idx"]), (None, None))
-    found = []
-    before = row["tone_before"]
-    if before is not None and last_tone < config.sentiment_positive:
-        drop = before - last_tone
-        if drop > 0:
-            points = config.sentiment_drop * min(1.0, drop / 0.5)
-            detail = f"Customer tone fell from {before:+.2f} to {last_tone:+.2f}"
-            found.append(
-                Evidence("sentiment", round(points, 2), detail, call_id, day, second, quote)
-            )
-    if last_tone < 0:
-        points = config.negative_last_call * min(1.0, -last_tone / 0.5)
-        detail = f"Negative customer tone ({last_tone:+.2f})"
-        found.append(Evidence("sentiment", round(points, 2), detail, call_id, day, second, quote))
+def _tone_evidence(config, accounts: pd.DataFrame) -> dict[int, list[Evidence]]:
+    """By row of `accounts`, customer tone (VADER, stored per utterance) falling to the latest
+    CS call, or negative in it, quoting that call's most negative line."""
+    found: dict[int, list[Evidence]] = {}
+    columns = (_values(accounts["tone"]), _values(accounts["tone_before"]),
+               _values(accounts["tone_call_id"]), _dates(accounts["tone_day"]),
+               _values(accounts["tone_second"]), _values(accounts["tone_quote"]))  # fmt: skip
+    for row, (tone, before, *moment) in enumerate(zip(*columns, strict=True)):
+        if tone is None:
+            continue
+        said = []
+        if before is not None and before > tone and tone < config.sentiment_positive:
+            points = round(config.sentiment_drop * min(1.0, (before - tone) / 0.5), 2)
+            detail = f"Customer tone fell from {before:+.2f} to {tone:+.2f}"
+            said.append(Evidence("sentiment", points, detail, *moment))
+        if tone < 0:
+            points = round(config.negative_last_call * min(1.0, -tone / 0.5), 2)
+            detail = f"Negative customer tone ({tone:+.2f})"
+            said.append(Evidence("sentiment", points, detail, *moment))
+        if said:
+            found[row] = said
     return found
 
 
-def _silence_evidence(config, row: dict, as_of: dt.date) -> list[Evidence]:
-    """Only customers (accounts with CS calls) go quiet; a prospect between deals does not."""
-    last = row["cs_last_day"]
-    if last is None:
-        return []
-    cadence = row["cadence_days"]
-    cadence = config.default_cadence_days if cadence is None else float(cadence)
-    quiet = (as_of - last).days
-    overdue = quiet / max(cadence, 1.0)
-    if overdue <= 1.5:
-        return []
-    points = config.silence * min(2.0, overdue - 1)
-    detail = f"No call for {quiet} days (usually every {cadence:.0f})"
-    return [Evidence("silence", round(points, 2), detail, None, last)]
+def _silence_evidence(config, accounts: pd.DataFrame, as_of: dt.date) -> dict[int, list[Evidence]]:
+    """By row of `accounts`, no CS call for much longer than the account's usual gap between
+    them. Only customers (accounts with CS calls) go quiet; a prospect between deals does not."""
+    found = {}
+    columns = _dates(accounts["cs_last_day"]), _values(accounts["cadence_days"])
+    for row, (last, cadence) in enumerate(zip(*columns, strict=True)):
+        if last is None:
+            continue
+        cadence = config.default_cadence_days if cadence is None else float(cadence)
+        quiet = (as_of - last).days
+        overdue = quiet / max(cadence, 1.0)
+        if overdue > 1.5:
+            points = round(config.silence * min(2.0, overdue - 1), 2)
+            detail = f"No call for {quiet} days (usually every {cadence:.0f})"
+            found[row] = [Evidence("silence", points, detail, None, last)]
+    return found
 
 
 # --- per-call warnings -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from analyzer import risk
 from analyzer.errors import StoreError
 from analyzer.metrics import CallMetrics
 from analyzer.records import CallRecord, Mention, Utterance, Voice, Word
@@ -47,24 +49,96 @@ _SUMMARIES = {
     "call_competitors": """(call_id, role, term, mentions)
         SELECT call_id, speaker_role, term, count(*) FROM mentions
         WHERE {calls} AND category = 'competitor' GROUP BY ALL""",
-    "call_tones": """(call_id, tone, worst_idx)
-        SELECT call_id, avg(tone), arg_min(idx, [tone, idx]) FROM utterances
+    "call_tones": """(call_id, tone, worst_idx, worst_text, worst_start_s)
+        SELECT call_id, avg(tone), arg_min(idx, [tone, idx]), arg_min(text, [tone, idx]),
+               arg_min(start_s, [tone, idx])
+        FROM utterances
         WHERE {calls} AND role IN ('customer', 'unknown') AND tone IS NOT NULL
         GROUP BY call_id""",
 }
 
 
+# risk.MOMENTS's `risky`: the per-call counts of the rows that can carry risk (risk.RISKY_ROWS),
+# with their call, over the calls of `picked`.
+_RISKY_COUNTS = f""", counted AS (
+    SELECT call_id, category, NULL AS term, role, mentions FROM call_topics
+    WHERE category <> 'competitor'
+    UNION ALL
+    SELECT call_id, 'competitor', term, role, mentions FROM call_competitors
+), risky AS (
+    SELECT * FROM (SELECT c.call_id, c.category, c.term, c.role, c.mentions AS n,
+                          p.account, p.call_type, p.call_date
+                   FROM counted c JOIN picked p USING (call_id))
+    WHERE {risk.RISKY_ROWS}
+)"""
+# The same from the mention rows of `named`, with their call (of `picked`).
+_RISKY_MENTIONS = f""", risky AS (
+    SELECT * FROM (SELECT m.call_id, m.category, m.term, m.speaker_role AS role, m.snippet,
+                          m.start_s, 1 AS n, p.account, p.call_type, p.call_date
+                   FROM named m JOIN picked p USING (call_id))
+    WHERE {risk.RISKY_ROWS}
+)"""
+# Per account, what its risk is scored from when no filter narrows the calls: its risk.ACCOUNTS
+# row; and its rows that can carry risk (risk.RISKY_ROWS) counted per day, kind and competitor,
+# with the first MAX_EVIDENCE of them (enough to list: their points are equal). CRMs are told
+# from competitors, and points given, when scored. At 100k calls account risk reads these
+# instead of joining 2M per-call counts to the calls and scanning 10M mentions for quotes.
+# Rewritten for a call's account with the call's summaries; `{accounts}` picks the accounts.
+_ACCOUNT_CALLS = """WITH picked AS (SELECT * FROM calls WHERE status = 'ok' AND {accounts}),
+named AS (SELECT * FROM mentions WHERE call_id IN (SELECT call_id FROM picked))"""
+_ACCOUNT_SUMMARIES = {
+    "account_summaries": f"""BY NAME {_ACCOUNT_CALLS}, tones AS (SELECT * FROM call_tones)
+        {risk.ACCOUNTS}""",
+    "account_days": f"""(account, day, kind, term, items, moments)
+        {_ACCOUNT_CALLS} {_RISKY_MENTIONS}
+        SELECT account, call_date, category, CASE category WHEN 'competitor' THEN term END,
+               count(*), list(struct_pack(call_id, start_s, snippet)
+                              ORDER BY start_s, call_id)[:{risk.MAX_EVIDENCE}]
+        FROM risky GROUP BY ALL
+        ORDER BY account, call_date""",  # an account's rows together: listing few reads little
+}
+# risk.MOMENTS's `risky` from the per-account counts of every account; and from the moments
+# kept with them, of the accounts bound to the ? (risk.LISTED lists from these).
+_SUMMARIZED_COUNTS = """WITH risky AS (
+    SELECT NULL::VARCHAR AS call_id, kind AS category, term, NULL::VARCHAR AS role, items AS n,
+           account, NULL::VARCHAR AS call_type, day AS call_date
+    FROM account_days
+)"""
+_SUMMARIZED_MOMENTS = """WITH shown AS MATERIALIZED (  -- or every account's are unnested first
+    SELECT * FROM account_days WHERE list_contains(?::VARCHAR[], account)
+), risky AS (
+    SELECT said.call_id, kind AS category, term, NULL::VARCHAR AS role, said.snippet,
+           said.start_s, 1 AS n, account, NULL::VARCHAR AS call_type, day AS call_date
+    FROM shown, unnest(moments) AS kept(said)
+)"""
+
+
 def summarize(connection: duckdb.DuckDBPyConnection, call_id: str) -> None:
-    """Rewrite one call's summaries from its stored mentions and utterances."""
+    """Rewrite one call's summaries from its stored mentions and utterances, and its account's."""
     summarize_range(connection, call_id, call_id)
 
 
 def summarize_range(connection: duckdb.DuckDBPyConnection, first: str, last: str) -> None:
-    """Rewrite the summaries of the calls whose ids sort from `first` to `last`."""
+    """Rewrite the summaries of the calls whose ids sort from `first` to `last`, and of their
+    accounts."""
     calls = "call_id BETWEEN ? AND ?"
     for table, select in _SUMMARIES.items():
         connection.execute(f"DELETE FROM {table} WHERE {calls}", [first, last])
         connection.execute(f"INSERT INTO {table} {select.format(calls=calls)}", [first, last])
+    accounts = connection.execute(
+        f"SELECT DISTINCT account FROM calls WHERE {calls} AND account IS NOT NULL", [first, last]
+    ).fetchall()
+    summarize_accounts(connection, [account for (account,) in accounts])
+
+
+def summarize_accounts(connection: duckdb.DuckDBPyConnection, accounts: Sequence[str]) -> None:
+    """Rewrite these accounts' summaries from their calls, mentions and per-call tones."""
+    if not accounts:
+        return
+    picks = "list_contains(?::VARCHAR[], account)"
+    for table, select in _ACCOUNT_SUMMARIES.items():
+        connection.execute(f"DELETE FROM {table} WHERE {picks}", [list(accounts)])
+        connection.execute(f"INSERT INTO {table} {select.format(accounts=picks)}", [list(accounts)])
 
 
 # Append-only: each migration runs once, in its own transaction, and is recorded.
@@ -249,8 +323,46 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 tone DOUBLE,
                 worst_idx INTEGER
             )""",
-            f"INSERT INTO call_tones {_SUMMARIES['call_tones'].format(calls='true')}",
+            """INSERT INTO call_tones
+               SELECT call_id, avg(tone), arg_min(idx, [tone, idx]) FROM utterances
+               WHERE role IN ('customer', 'unknown') AND tone IS NOT NULL GROUP BY call_id""",
             "CREATE INDEX call_tones_call ON call_tones (call_id)",
+        ),
+    ),
+    (
+        11,
+        "per-account risk summaries (account_summaries, account_days), each call's most "
+        "negative customer line kept with its tone",
+        (
+            "ALTER TABLE call_tones ADD COLUMN worst_text VARCHAR",
+            "ALTER TABLE call_tones ADD COLUMN worst_start_s DOUBLE",
+            "DELETE FROM call_tones",
+            f"INSERT INTO call_tones {_SUMMARIES['call_tones'].format(calls='true')}",
+            """CREATE TABLE account_summaries (
+                account VARCHAR NOT NULL,
+                calls BIGINT,
+                last_call DATE,
+                cs_last_day DATE,
+                cadence_days DOUBLE,
+                tone_call_id VARCHAR,
+                tone_day DATE,
+                tone DOUBLE,
+                tone_before DOUBLE,
+                tone_quote VARCHAR,
+                tone_second DOUBLE
+            )""",
+            """CREATE TABLE account_days (
+                account VARCHAR NOT NULL,
+                day DATE,
+                kind VARCHAR,
+                term VARCHAR,
+                items INTEGER,
+                moments STRUCT(call_id VARCHAR, start_s DOUBLE, snippet VARCHAR)[]
+            )""",
+            *(
+                f"INSERT INTO {table} {select.format(accounts='true')}"
+                for table, select in _ACCOUNT_SUMMARIES.items()
+            ),  # fmt: skip
         ),
     ),
 )
@@ -406,6 +518,7 @@ class Store:
     def __init__(self, path: str | Path, *, lock_timeout_s: float = LOCK_RETRY_S):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        self._reading = threading.local()  # each thread's open `reading`, for the reads within
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -438,10 +551,24 @@ class Store:
                 raise
             connection.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection: the one this thread's open `reading` holds, or a new one."""
+        held = getattr(self._reading, "connection", None)
+        if held is not None:
+            yield held
+            return
+        with self._connect(read_only=True) as connection:
+            self._reading.connection = connection
+            try:
+                yield connection
+            finally:
+                self._reading.connection = None
+
     def _read(self, sql: str, params: Sequence = ()) -> list[dict]:
         if not self.path.exists():
             return []
-        with self._connect(read_only=True) as connection:
+        with self._reader() as connection:
             cursor = connection.execute(sql, list(params))
             columns = [column[0] for column in cursor.description]
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -453,12 +580,14 @@ class Store:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Callable[..., pd.DataFrame]]:
-        """Several read-only queries on one connection (opening one costs about 15 ms):
-        yields `frame(sql, params)`, whose frames are empty when the file does not exist yet."""
+        """Several read-only queries on one connection (opening one costs about 15 ms, and it
+        starts with nothing cached): yields `frame(sql, params)`, whose frames are empty when
+        the file does not exist yet. Every read of this store in the same thread goes through
+        its connection while it is open."""
         if not self.path.exists():
             yield lambda sql, params=(): pd.DataFrame()
             return
-        with self._connect(read_only=True) as connection:
+        with self._reader() as connection:
             yield lambda sql, params=(): connection.execute(sql, list(params)).df()
 
     def stamp(self) -> int:
@@ -511,7 +640,7 @@ class Store:
         meta, transcript = record.meta, record.transcript
         utterances = transcript.utterances if transcript else ()
         with self._transaction() as connection:
-            self._delete(connection, record.call_id)
+            before = self._delete(connection, record.call_id)
             if record.status == "ok":  # earlier failed attempts at this file are superseded
                 connection.execute(
                     "DELETE FROM calls WHERE source_path = ? AND status = 'failed'",
@@ -548,6 +677,8 @@ class Store:
             self._insert(connection, "call_metrics", _metrics_table(record.call_id, record.metrics))
             voices = transcript.voices if transcript else ()
             self._insert(connection, "call_voices", _voice_table(record.call_id, voices))
+            if before and before != meta.account:  # the call moved: its old account lost it
+                summarize_accounts(connection, [before])
 
     def relabel_speakers(
         self,
@@ -742,10 +873,15 @@ class Store:
         summarize(connection, call_id)
 
     @staticmethod
-    def _delete(connection: duckdb.DuckDBPyConnection, call_id: str) -> None:
+    def _delete(connection: duckdb.DuckDBPyConnection, call_id: str) -> str | None:
+        """Remove a call and everything stored for it; returns the account it was filed under.
+        (Its account's summaries are the caller's to rewrite.)"""
+        row = connection.execute("SELECT account FROM calls WHERE call_id = ?", [call_id])
+        before = (row.fetchone() or (None,))[0]
         for table in _CHILD_TABLES:
             connection.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
         connection.execute("DELETE FROM calls WHERE call_id = ?", [call_id])
+        return before
 
     @staticmethod
     def _insert(connection: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
@@ -1298,76 +1434,82 @@ class Queries:
         config=None,
         as_of: dt.date | None = None,
         evidence_for: Sequence[str] | None = None,
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """What `analyzer.risk.account_risks` needs, reduced in SQL: per account its calls,
         latest tone and usual cadence (risk.ACCOUNTS, over the per-call tones); per account and
         kind the moments that carry risk, counted and their points summed (risk.MOMENTS over the
         per-call counts, scored with `config` as of `as_of`, default the latest call); and,
         from `risk_evidence`, the evidence of the accounts in `evidence_for` (None: every
         account). Every account is scored either way: it is listing evidence that costs at
-        scale, so the app lists it only for the accounts it shows."""
-        from analyzer import risk
+        scale, so the app lists it only for the accounts it shows.
 
-        everything = dataclasses.replace(where, categories=())  # risk counts every category
+        When no filter or scope narrows the calls, both come from the per-account summaries
+        the store keeps (account_summaries, account_days), as the same SQL computes them."""
         config = config or risk.load_config()
+        everything = dataclasses.replace(where, categories=())  # risk counts every category
+        summarized = self._summarized(where)
         with self.store.reading() as frame:
-            accounts = self._frame(
-                ", tones AS (SELECT * FROM call_tones)" + risk.ACCOUNTS, everything, (), frame
-            )
+            if summarized:
+                accounts = frame("SELECT * FROM account_summaries ORDER BY account")
+            else:
+                accounts = self._frame(
+                    ", tones AS (SELECT * FROM call_tones)" + risk.ACCOUNTS, everything, (), frame
+                )
             as_of = as_of or risk.latest(accounts) or dt.date.today()
-            totals = self._frame(
-                """, counted AS (
-                       SELECT call_id, category, NULL AS term, role, mentions FROM call_topics
-                       WHERE category <> 'competitor'
-                       UNION ALL
-                       SELECT call_id, 'competitor', term, role, mentions FROM call_competitors
-                   ), risky AS (SELECT c.call_id, c.category, c.term, c.role, c.mentions AS n,
-                                       p.account, p.call_type, p.call_date
-                                FROM counted c JOIN picked p USING (call_id))"""
-                + risk.MOMENTS
-                + risk.TOTALS,
-                everything,
-                risk.moment_params(config, as_of),
-                frame,
-            )
+            scored = risk.MOMENTS + risk.TOTALS
+            params = risk.moment_params(config, as_of)
+            if summarized:
+                totals = frame(_SUMMARIZED_COUNTS + scored, params)
+            else:
+                totals = self._frame(_RISKY_COUNTS + scored, everything, params, frame)
         if evidence_for is not None and len(accounts):
             accounts_shown = accounts[accounts["account"].isin(evidence_for)]
         else:
             accounts_shown = accounts
-        return accounts, totals, *self.risk_evidence(where, accounts_shown, as_of, config)
+        return accounts, totals, self.risk_evidence(where, accounts_shown, as_of, config)
+
+    def _summarized(self, where: CallFilter) -> bool:
+        """Whether `where` and the scope cover every call, as the per-account summaries do
+        (risk counts every category, whichever `where` names)."""
+        everything = dataclasses.replace(where, categories=())
+        return self.scope == EVERYTHING and everything == CallFilter()
 
     def risk_evidence(
         self, where: CallFilter, accounts: pd.DataFrame, as_of: dt.date, config=None
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ) -> pd.DataFrame:
         """For the accounts of `accounts` (rows of risk.ACCOUNTS): their weightiest moments,
-        scored as of `as_of` (risk.LISTED), and the lines their tone evidence quotes."""
-        from analyzer import risk
-
+        scored as of `as_of` (risk.LISTED)."""
         if accounts.empty:
-            return pd.DataFrame(), pd.DataFrame()
-        shown = dataclasses.replace(where, categories=(), accounts=tuple(accounts["account"]))
+            return pd.DataFrame()
+        config = config or risk.load_config()
+        moment_params = risk.moment_params(config, as_of)
+        names = list(accounts["account"])
+        shown = dataclasses.replace(where, categories=(), accounts=tuple(names))
         with self.store.reading() as frame:
-            calls = self._frame(
-                "SELECT call_id FROM picked WHERE call_type IS DISTINCT FROM 'sales'",
-                shown,
-                (),
-                frame,
-            )["call_id"].tolist()
-            # The calls named one by one: a scan skips row groups that hold none of them, and
-            # a few calls (under 10,000 mentions) are read through the call_id index.
-            listed = self._frame(
-                f""", risky AS (
-                       SELECT m.call_id, m.category, m.term, m.speaker_role AS role, m.snippet,
-                              m.start_s, 1 AS n, p.account, p.call_type, p.call_date
-                       FROM mentions m JOIN picked p USING (call_id)
-                       WHERE m.call_id IN ({", ".join("?" * len(calls)) or "NULL"}))"""
-                + risk.MOMENTS
-                + risk.LISTED,
-                shown,
-                [*calls, *risk.moment_params(config or risk.load_config(), as_of)],
-                frame,
-            )
-            return listed, _lines(frame, accounts["tone_call_id"].dropna().unique())
+            if self._summarized(where):
+                listed = frame(_SUMMARIZED_MOMENTS + risk.MOMENTS + risk.LISTED,
+                               [names, *moment_params])  # fmt: skip
+            else:
+                calls = self._frame(
+                    "SELECT call_id FROM picked WHERE call_type IS DISTINCT FROM 'sales'",
+                    shown,
+                    (),
+                    frame,
+                )["call_id"].tolist()
+                # The calls named one by one and their mentions read on their own: a few calls
+                # (under 10,000 mentions) are read through the call_id index, and a scan skips
+                # row groups that hold none of them. (Not MATERIALIZED, MOMENTS's filters would
+                # be pushed into the read, and mentions scanned for them.)
+                named = f"""named AS MATERIALIZED (
+                    SELECT * FROM mentions
+                    WHERE call_id IN ({", ".join("?" * len(calls)) or "NULL"}))"""
+                listed = self._frame(
+                    ", " + named + _RISKY_MENTIONS + risk.MOMENTS + risk.LISTED,
+                    shown,
+                    [*calls, *moment_params],
+                    frame,
+                )
+        return listed
 
     def rep_metrics(self, where: CallFilter = CallFilter()) -> pd.DataFrame:
         """Coaching metrics per rep (averaged over their calls), rep side unless noted."""

@@ -250,13 +250,14 @@ SQLITE_RISK = {
           AND m.category IN ('churn_signal', 'competitor', 'pain_point')""",
     "tones": """
         WITH said AS (
-            SELECT u.call_id, u.tone, u.idx,
+            SELECT u.call_id, u.tone, u.idx, u.text, u.start_s,
                    row_number() OVER (PARTITION BY u.call_id ORDER BY u.tone, u.idx) AS rank,
                    avg(u.tone) OVER (PARTITION BY u.call_id) AS mean
             FROM utterances u JOIN calls c USING (call_id)
             WHERE c.status = 'ok' AND c.call_type IS NOT 'sales'
               AND u.role IN ('customer', 'unknown'))
-        SELECT call_id, mean AS tone, idx AS worst_idx FROM said WHERE rank = 1""",
+        SELECT call_id, mean AS tone, text AS worst_text, start_s AS worst_start_s
+        FROM said WHERE rank = 1""",
 }
 
 
@@ -283,7 +284,7 @@ def pandas_risk(t: dict[str, pd.DataFrame]):
     tones = pd.DataFrame(
         {"call_id": worst["call_id"].to_numpy(),
          "tone": said.groupby("call_id")["tone"].mean().loc[worst["call_id"]].to_numpy(),
-         "worst_idx": worst["idx"].to_numpy()}
+         "worst_text": worst["text"].to_numpy(), "worst_start_s": worst["start_s"].to_numpy()}
     )  # fmt: skip
     columns = ["call_id", "category", "term", "role", "snippet", "start_s"]
     return risks_from(calls, mentions[columns], tones)

@@ -53,7 +53,7 @@ def frames(*mentions, call_type="cs", dates=("2026-10-01",), as_of=None):
          for c, cat, term, role in mentions],
         columns=["call_id", "category", "term", "role", "snippet", "start_s"],
     )  # fmt: skip
-    tones = pd.DataFrame(columns=["call_id", "tone", "worst_idx"])
+    tones = pd.DataFrame(columns=["call_id", "tone", "worst_text", "worst_start_s"])
     return score_frames(calls, found, tones, load_config(), as_of)
 
 
@@ -163,7 +163,8 @@ def test_the_database_scores_as_the_frames_do_and_explains_the_riskiest(corpus_d
         "SELECT call_id, category, term, speaker_role AS role, snippet, start_s FROM mentions"
     )
     tones = store.frame(
-        """SELECT call_id, avg(tone) AS tone, arg_min(idx, [tone, idx]) AS worst_idx
+        """SELECT call_id, avg(tone) AS tone, arg_min(text, [tone, idx]) AS worst_text,
+                  arg_min(start_s, [tone, idx]) AS worst_start_s
            FROM utterances WHERE role IN ('customer', 'unknown') GROUP BY call_id"""
     )
     from_frames = account_risks(*score_frames(calls, mentions, tones, load_config()))
@@ -178,18 +179,59 @@ def test_the_database_scores_as_the_frames_do_and_explains_the_riskiest(corpus_d
     assert all(e.kind in ("sentiment", "silence") for r in top[2:] for e in r.evidence)
 
 
+def test_account_summaries_score_as_the_calls_do_after_every_write(corpus_db, tmp_path):
+    """Unfiltered, risk reads the per-account summaries the store keeps; a filter that still
+    covers every call computes it from the calls. Both give the same risks, evidence included,
+    and stay the same after a call is added, moved to another account, relabelled or masked."""
+    import shutil
+
+    from analyzer.records import CallMeta, CallRecord, Mention, Transcript, Utterance
+    from analyzer.redact import redact_text, redact_utterance
+    from analyzer.store import CallFilter
+
+    store = Store(shutil.copy(corpus_db, tmp_path / "copy.duckdb"))
+    every_call = CallFilter(date_from=dt.date(1900, 1, 1))
+
+    def both_ways():
+        summarized = ranked(Queries(store))
+        assert summarized == ranked(Queries(store), every_call)
+        return {r.account: r for r in summarized}
+
+    before = both_ways()
+    said = "We will cancel at renewal, my email is dana at initech dot com."
+    turns = (Utterance("Priya", "rep", 0.0, 2.0, "Hi Dana."),
+             Utterance("Dana", "customer", 2.0, 6.0, said))  # fmt: skip
+    churn = (Mention(1, "churn_signal", "Churn signals", "cancel", 2.5, 3.0, said),)
+
+    def save(account: str) -> None:
+        meta = CallMeta(rep="Priya", account=account, call_type="cs",
+                        call_date=dt.date(2026, 11, 18))  # fmt: skip
+        store.save_call(CallRecord("moved", "/x/moved.json", "f00", meta,
+                                   Transcript(turns, 6.0, "json"), churn))  # fmt: skip
+
+    save("Initech Software")
+    added = both_ways()
+    assert added["Initech Software"].points > before["Initech Software"].points
+    save("Wayne Media")  # the same call, filed under another account
+    moved = both_ways()
+    assert moved["Initech Software"] == before["Initech Software"]
+    assert moved["Wayne Media"].points > before["Wayne Media"].points
+    store.relabel_speakers("moved", {"Dana": ("Dana", "rep")}, "manual", churn, None)
+    assert both_ways()["Wayne Media"].points < moved["Wayne Media"].points  # the rep said it
+    assert store.rewrite_call_text("moved", redact_utterance, redact_text) == 1
+    both_ways()
+
+
 def test_tone_falling_to_the_latest_call():
     calls = pd.DataFrame(
         {"call_id": f"c{i}", "account": "Acme", "call_type": "cs", "call_date": d}
         for i, d in enumerate(("2026-09-01", "2026-09-15", "2026-09-29"))
     )
     tones = pd.DataFrame({"call_id": ["c0", "c1", "c2"], "tone": [0.6, 0.4, -0.3],
-                          "worst_idx": [0, 0, 4]})  # fmt: skip
+                          "worst_text": ["Fine.", "Okay.", "This is a mess."],
+                          "worst_start_s": [3.0, 8.0, 31.0]})  # fmt: skip
     mentions = pd.DataFrame(columns=["call_id", "category", "term", "role", "snippet", "start_s"])
-    accounts, totals, listed = score_frames(calls, mentions, tones, load_config())
-    quotes = pd.DataFrame({"call_id": ["c2"], "idx": [4], "text": ["This is a mess."],
-                           "start_s": [31.0]})  # fmt: skip
-    (risk,) = account_risks(accounts, totals, listed, quotes)
+    (risk,) = account_risks(*score_frames(calls, mentions, tones, load_config()))
     fell, negative = sorted((e for e in risk.evidence if e.kind == "sentiment"),
                             key=lambda e: e.detail)  # fmt: skip
     assert fell.detail == "Customer tone fell from +0.50 to -0.30" and fell.points == 25

@@ -314,3 +314,61 @@ def test_an_older_file_gets_per_call_competitors_and_tones(store_at):
     assert rows(old, "SELECT call_id, round(tone, 2), worst_idx FROM call_tones") == [
         ("c0", 0.1, 0)
     ]
+
+
+def test_an_older_file_gets_account_summaries(store_at):
+    """Schema 11 keeps, per account, what its risk is scored from: its calls, latest tone (with
+    that call's most negative line) and cadence, and what the customer said that carries risk
+    in non-sales calls, counted per day and kind, with the quotes in the order they were said."""
+    import datetime as dt
+
+    old = store_at(
+        10,
+        """INSERT INTO calls (call_id, status, account, call_type, call_date) VALUES
+               ('c0', 'ok', 'Acme', 'cs', '2026-10-01'),
+               ('c1', 'ok', 'Acme', 'sales', '2026-10-08');
+           INSERT INTO mentions (call_id, utterance_idx, category, term, start_s, snippet,
+                                 speaker_role) VALUES
+               ('c0', 3, 'churn_signal', 'cancel', 9.0, 'We may cancel.', 'customer'),
+               ('c0', 1, 'churn_signal', 'leave', 2.0, 'Others leave.', 'customer'),
+               ('c0', 2, 'churn_signal', 'cancel', 5.0, 'Please do not cancel.', 'rep'),
+               ('c1', 0, 'churn_signal', 'cancel', 1.0, 'We cancelled them.', 'customer');
+           INSERT INTO utterances (call_id, idx, uid, role, start_s, text, tone) VALUES
+               ('c0', 1, 'c0#1', 'customer', 2.0, 'Others leave.', 0.1),
+               ('c0', 3, 'c0#3', 'customer', 9.0, 'We may cancel.', -0.3)""",
+    )
+    assert old.migrate() == SCHEMA_VERSION
+    october = dt.date(2026, 10, 1)
+    summary = """SELECT account, calls, last_call, cs_last_day, tone_call_id, round(tone, 2),
+                        tone_quote, tone_second FROM account_summaries"""
+    assert rows(old, summary) == [
+        ("Acme", 2, dt.date(2026, 10, 8), october, "c0", -0.1, "We may cancel.", 9.0)
+    ]
+    assert rows(old, "SELECT * FROM account_days") == [
+        ("Acme", october, "churn_signal", None, 2,
+         [{"call_id": "c0", "start_s": 2.0, "snippet": "Others leave."},
+          {"call_id": "c0", "start_s": 9.0, "snippet": "We may cancel."}])
+    ]  # fmt: skip
+
+
+def test_reads_within_reading_share_its_connection(store, monkeypatch):
+    """Opening a connection costs about 10 ms; the reads inside `reading` (nested ones too)
+    go through its connection, which is closed after it, so a write can follow."""
+    store.save_call(record())
+    opened = []
+    real = store._connect
+
+    def counting(**kwargs):
+        opened.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(store, "_connect", counting)
+    with store.reading() as frame:
+        assert store.find_call("c1")["call_id"] == "c1"
+        assert store.setting("redact_pii") is None
+        with store.reading() as inner:
+            assert inner("SELECT count(*) AS n FROM calls")["n"].item() == 1
+        assert frame("SELECT 1 AS one")["one"].item() == 1
+    assert opened == [{"read_only": True}]
+    store.save_call(record("c2"))
+    assert len(opened) == 2 and store.find_call("c2")["call_id"] == "c2"
