@@ -278,10 +278,6 @@ def ranked(queries, where=None, explained: int | None = None) -> list[AccountRis
     return [explained_ones.get(r.account, r) for r in first]
 
 
-def _day(value) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
-
-
 def _dates(column: pd.Series) -> list[dt.date | None]:
     return _values(pd.to_datetime(column).dt.date)
 
@@ -300,13 +296,14 @@ def _listed_evidence(listed: pd.DataFrame) -> dict[str, list[Evidence]]:
         ["points", "call_date", "start_s", "call_id"], ascending=[False, False, True, True]
     )
     evidence: dict[str, list[Evidence]] = {}
-    columns = ("account", "kind", "term", "points", "call_id", "call_date", "start_s", "snippet")
+    columns = [listed[c].tolist() for c in ("account", "kind", "term", "points", "call_id")]
     for account, kind, term, points, call_id, day, second, quote in zip(
-        *(listed[c].tolist() for c in columns), strict=True
-    ):
+        *columns, _dates(listed["call_date"]), listed["start_s"].tolist(),
+        listed["snippet"].tolist(), strict=True,
+    ):  # fmt: skip
         label = f"Competitor: {term}" if kind == "competitor" else LABELS[kind]
         evidence.setdefault(account, []).append(
-            Evidence(kind, points, label, call_id, _day(day), second, quote)
+            Evidence(kind, points, label, call_id, day, second, quote)
         )
     return evidence
 

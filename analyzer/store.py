@@ -84,13 +84,13 @@ _RISKY_MENTIONS = f""", risky AS (
 # from competitors, and points given, when scored. At 100k calls account risk reads these
 # instead of joining 2M per-call counts to the calls and scanning 10M mentions for quotes.
 # Rewritten for a call's account with the call's summaries; `{accounts}` picks the accounts.
-_ACCOUNT_CALLS = """WITH picked AS (SELECT * FROM calls WHERE status = 'ok' AND {accounts}),
-named AS (SELECT * FROM mentions WHERE call_id IN (SELECT call_id FROM picked))"""
+_ACCOUNT_CALLS = "WITH picked AS (SELECT * FROM calls WHERE status = 'ok' AND {accounts})"
 _ACCOUNT_SUMMARIES = {
     "account_summaries": f"""BY NAME {_ACCOUNT_CALLS}, tones AS (SELECT * FROM call_tones)
         {risk.ACCOUNTS}""",
-    "account_days": f"""(account, day, kind, term, items, moments)
-        {_ACCOUNT_CALLS} {_RISKY_MENTIONS}
+    "account_days": f"""(account, day, kind, term, items, moments) {_ACCOUNT_CALLS},
+        named AS (SELECT * FROM mentions WHERE call_id IN (SELECT call_id FROM picked))
+        {_RISKY_MENTIONS}
         SELECT account, call_date, category, CASE category WHEN 'competitor' THEN term END,
                count(*), list(struct_pack(call_id, start_s, snippet)
                               ORDER BY start_s, call_id)[:{risk.MAX_EVIDENCE}]
