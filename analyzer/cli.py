@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from analyzer import access
-from analyzer.config import DB_ENV_VAR, app_path, default_db_path, sample_calls_dir
+from analyzer.config import DB_ENV_VAR, app_path, default_db_path, sample_calls_dir, topics_path
 from analyzer.errors import AnalyzerError
 from analyzer.pipeline import IngestOptions, Ingestor, Outcome, collect_inputs, redaction
 from analyzer.records import CALL_TYPES
@@ -513,6 +513,7 @@ def trackers(trackers_file) -> None:
         for t in tracker_set.trackers
     ]
     _print_table(rows, "trackers")
+    click.echo(f"What each topic means: {topics_path()}")
 
 
 @cli.command(name="eval")

@@ -33,6 +33,14 @@ def default_trackers_path() -> Path:
     return models_dir() / "trackers.yaml"
 
 
+def topics_path() -> Path:
+    """`docs/topics.md`, what each topic means: the repo's copy, else the packaged one."""
+    for candidate in (_PACKAGE_DIR.parent / "docs" / "topics.md", models_dir() / "topics.md"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("docs/topics.md not found next to the analyzer package")
+
+
 def default_db_path() -> Path:
     """`$ANALYZER_DB` if set, else `analyzer.duckdb` in the current directory."""
     return Path(os.environ.get(DB_ENV_VAR) or DEFAULT_DB_NAME)

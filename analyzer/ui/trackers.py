@@ -10,7 +10,7 @@ import streamlit as st
 import yaml
 
 from analyzer import smart
-from analyzer.config import default_trackers_path
+from analyzer.config import default_trackers_path, topics_path
 from analyzer.errors import TrackerError
 from analyzer.trackers import load_trackers
 from analyzer.ui.common import CATEGORY_LABELS, queries, require, runner
@@ -53,6 +53,8 @@ store = queries().store
 path = user_trackers_path(store)
 tracker_set = load_trackers(path if path.exists() else None)
 st.caption(f"Defaults: `{default_trackers_path()}` · yours: `{path}`")
+with st.expander("What each topic means (docs/topics.md)"):
+    st.markdown(topics_path().read_text(encoding="utf-8"))
 
 table = pd.DataFrame(
     {
