@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from analyzer.bleed import drop_bleed
 from analyzer.config import cpu_threads
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.records import Transcript, Utterance, Word
@@ -222,10 +223,14 @@ def transcribe(
 ) -> Transcript:
     """Transcribe every side and merge their utterances in time order."""
     model = load_model(model_name)
+    words = [transcribe_words(side.samples, model, prompt) for side in sides]
+    if len(sides) == 2:  # each channel's copy of the other's words is not its own speech
+        words, copies = drop_bleed(words, [side.samples for side in sides])
+        if copies:
+            logger.info("dropped %d runs of words one channel heard from the other", len(copies))
     utterances: list[Utterance] = []
-    for side in sides:
-        words = transcribe_words(side.samples, model, prompt)
-        utterances.extend(words_to_utterances(words, side.speaker, side.role))
+    for side, side_words in zip(sides, words, strict=True):
+        utterances.extend(words_to_utterances(side_words, side.speaker, side.role))
     if not utterances:
         raise InputError("no speech detected")
     utterances.sort(key=lambda u: (u.start_s, u.end_s))
