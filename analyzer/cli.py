@@ -516,6 +516,60 @@ def trackers(trackers_file) -> None:
     click.echo(f"What each topic means: {topics_path()}")
 
 
+@cli.command()
+@click.argument("category", required=False)
+@click.argument("value", required=False)
+@click.option("--team", default=None, help="The team whose threshold to show or set.")
+@trackers_option
+@db_option
+def thresholds(category, value, team, trackers_file, db) -> None:
+    """Show or set how sure a moment must be to count, per topic (its calibrated probability).
+
+    Without arguments, every topic's threshold in force (the team's, the workspace's, or the
+    default of models/trackers.yaml). With CATEGORY VALUE, sets it for the workspace, or with
+    --team for one team (VALUE "default" clears it). Stored calls change on `analyzer retag`.
+
+    Example:
+
+        analyzer thresholds churn_signal 0.7 --team "East"
+    """
+    try:
+        tracker_set = load_trackers(trackers_file)
+        store = _store(db, create=category is not None)
+        if category is not None:
+            if value is None:
+                raise click.UsageError("give a VALUE between 0 and 1, or 'default'")
+            chosen = None if value == "default" else _probability(value)
+            store.set_threshold(category, chosen, team)
+        exists = store.path.exists()
+        chosen = store.thresholds(team) if exists else {}
+        own = store.thresholds(team, inherit=False) if exists and team else {}
+    except AnalyzerError as error:
+        raise click.ClickException(str(error)) from error
+    rows = [
+        {
+            "topic": name,
+            "threshold": chosen.get(name, tracker_set.rules_for(name).threshold),
+            "set by": f"team {team}" if name in own else "the workspace" if name in chosen
+            else "default (models/trackers.yaml)",
+        }
+        for name in dict.fromkeys([*tracker_set.categories, *chosen])
+    ]  # fmt: skip
+    if category is not None:
+        console.print("set; apply it to stored calls with: analyzer retag", soft_wrap=True)
+    _print_table(rows, "thresholds")
+
+
+def _probability(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise click.BadParameter(f"'{value}' is not a probability between 0 and 1")
+    return number
+
+
 @cli.command(name="eval")
 @click.argument(
     "gold_files",
@@ -581,7 +635,9 @@ def evaluate(gold_files, method, as_json, trackers_file, db) -> None:
         store = _store(db) if calls else None
         for name in methods:
             if calls:
-                results[name] = evaluate_stored(store, calls, categories, taggers[name])
+                results[name] = evaluate_stored(
+                    store, calls, categories, taggers[name], tracker_set
+                )
             else:
                 results[name] = evaluate_tagger(taggers[name], utterances, categories)
         count = sum(len(call.utterances) for call in calls) + len(utterances)
@@ -632,11 +688,19 @@ def evaluate(gold_files, method, as_json, trackers_file, db) -> None:
     help="Also tune the sentence encoder on the examples (LoRA adapters, saved beside the "
     "trackers as <name>_encoder/): better trackers, about 2 minutes per writer on 2 cores.",
 )
-def train(examples_dirs, out, tune_encoder) -> None:
+@click.option(
+    "--calibrate-only",
+    is_flag=True,
+    help="Keep the trained trackers; only refit how sure each kind of mention is, on the "
+    "labeled calls in models/labeled/ (seconds).",
+)
+def train(examples_dirs, out, tune_encoder, calibrate_only) -> None:
     """Train the smart trackers from example sentences (models/examples/GUIDE.md).
 
     Each category's threshold, precision and recall come from cross-validation across
-    writers. Ingest, retag and eval use models/smart_trackers.json, or the file named by
+    writers. Then every kind of mention (keyword phrase, misheard name, smart tracker, reply)
+    gets its calibrated probability, fitted on the labeled calls in models/labeled/. Ingest,
+    retag and eval use models/smart_trackers.json, or the file named by
     $ANALYZER_SMART_TRACKERS. Without --tune-encoder the trackers read the encoder the
     trackers in force read (models/smart_encoder/).
 
@@ -649,6 +713,10 @@ def train(examples_dirs, out, tune_encoder) -> None:
 
     path = out or smart.default_model_path()
     try:
+        if calibrate_only:
+            fitted = smart.recalibrate(path)
+            console.print(f"recalibrated {len(fitted.fits)} kinds of mention -> {path}")
+            return
         trackers = smart.retrain(*examples_dirs, out=path, tune_encoder=tune_encoder)
     except AnalyzerError as error:
         raise click.ClickException(str(error)) from error

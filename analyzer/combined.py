@@ -24,15 +24,17 @@ from pathlib import Path
 from analyzer.embeddings import load_embedder
 from analyzer.errors import AnalyzerError
 from analyzer.metrics import SENTENCES, is_question
-from analyzer.records import Mention, Utterance
-from analyzer.smart import Sentence, SmartTagger, SmartTracker
+from analyzer.records import CallContext, Mention, Utterance
+from analyzer.smart import Sentence, SmartTagger, SmartTracker, load_calibration
 from analyzer.smart import load as load_smart_trackers
 from analyzer.tagging import (
     CONDITIONAL_MARKS,
     SNIPPET_CHARS,
     KeywordTagger,
     Rejected,
+    in_context,
     said_by_allows,
+    span_times,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,9 @@ def load_smart_tagger(path: Path | None = None) -> SmartTagger | None:
     if not trackers:
         return None
     try:
-        return SmartTagger(trackers, load_embedder(encoder=trackers[0].encoder))
+        return SmartTagger(
+            trackers, load_embedder(encoder=trackers[0].encoder), load_calibration(path)
+        )
     except AnalyzerError as error:
         logger.warning("smart trackers off: %s", error)
         return None
@@ -78,24 +82,49 @@ class CombinedTagger:
         smart = self.smart.categories if self.smart else ()
         return tuple(dict.fromkeys(self.trackers.categories + smart))
 
-    def tag(self, utterances: Sequence[Utterance]) -> list[Mention]:
-        """Mentions for all utterances, ordered by utterance and time."""
+    def tag(
+        self, utterances: Sequence[Utterance], context: CallContext | None = None
+    ) -> list[Mention]:
+        """Mentions for all utterances, ordered by utterance and time. `context` says whether
+        the customer is an existing one (calls with prospects carry no churn signal)."""
         found, rejected = self.keyword.analyze(utterances)
         if self.smart is not None:
             found += self._semantic(utterances, found, rejected)
         found = self._one_per_topic(found)
         found += self._replies(utterances, found)
+        found += self._confirmed_hypotheticals(utterances, found, rejected)
+        found = self._sure_enough(in_context(found, self.trackers, context), context)
         return sorted(found, key=lambda m: (m.utterance_idx, m.start_s, m.category))
+
+    def _sure_enough(self, found: list[Mention], context: CallContext | None) -> list[Mention]:
+        """Each mention with its calibrated probability, kept when it reaches its topic's
+        threshold (the team's, else the category's default). A category nothing labeled
+        calibrates (a team's new one) keeps its raw scores and its head's own threshold."""
+        if self.smart is None or not self.smart.calibration.fits:
+            return found
+        chosen = dict(context.thresholds) if context else {}
+        calibration = self.smart.calibration
+
+        def sure_enough(m: Mention) -> bool:
+            if not calibration.covers(m.category):
+                return True
+            return m.probability >= chosen.get(
+                m.category, self.trackers.rules_for(m.category).threshold
+            )
+
+        return [m for m in calibration.apply(found) if sure_enough(m)]
 
     def _semantic(
         self, utterances: Sequence[Utterance], keyword: list[Mention], rejected: list[Rejected]
     ) -> list[Mention]:
         have = {(m.utterance_idx, m.category) for m in keyword}
-        careful = {c for c, mode in self.trackers.negation.items() if mode == "suppress"}
+        careful = {c for c, r in self.trackers.rules.items() if r.negation == "suppress"}
+
+        denied = {(r.utterance_idx, r.category) for r in rejected if r.reason == "denied"}
 
         def veto(sentence: Sentence, tracker: SmartTracker, probability: float) -> bool:
             category = tracker.category
-            if (sentence.utterance_idx, category) in have:
+            if (sentence.utterance_idx, category) in have | denied:
                 return True
             if any(_inside(r, sentence) for r in rejected if r.category == category):
                 return True
@@ -103,7 +132,7 @@ class CombinedTagger:
                 sentence.text, tracker, probability
             )
 
-        return self.smart.tag(utterances, veto)
+        return self.smart.tag(utterances, veto=veto)
 
     def _denied_or_hypothetical(self, text: str, tracker: SmartTracker, probability: float):
         """Counterfactual checks with the tracker's own head. Without its if-clause, is the
@@ -171,6 +200,36 @@ class CombinedTagger:
                     )
                 )
         return inherited
+
+    def _confirmed_hypotheticals(
+        self, utterances: Sequence[Utterance], found: list[Mention], rejected: list[Rejected]
+    ) -> list[Mention]:
+        """A hypothetical ("if we leave, what happens to our data?") is asked for information,
+        unless the call shows it is real: then it counts, when the same side says the topic
+        plainly elsewhere in the call."""
+        said = {(m.category, utterances[m.utterance_idx].role) for m in found}
+        confirmed, have = [], {(m.utterance_idx, m.category) for m in found}
+        for r in rejected:
+            role = utterances[r.utterance_idx].role
+            if r.reason != "hypothetical" or (r.category, role) not in said:
+                continue
+            if (r.utterance_idx, r.category) in have:
+                continue
+            have.add((r.utterance_idx, r.category))
+            start_s, end_s = span_times(utterances[r.utterance_idx], r.start_char, r.end_char)
+            confirmed.append(
+                Mention(
+                    utterance_idx=r.utterance_idx,
+                    category=r.category,
+                    tracker=f"{r.tracker} (hypothetical, said for real in the call)",
+                    term=r.category,
+                    start_s=start_s,
+                    end_s=end_s,
+                    snippet=r.text,
+                    method="keyword",
+                )
+            )
+        return confirmed
 
     def _smart_said_by(self, category: str) -> str:
         trackers = self.smart.trackers if self.smart else []

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analyzer.errors import InputError
-from analyzer.records import ROLES, Utterance
+from analyzer.records import ROLES, CallContext, Mention, Utterance
 
 NAMES_ROW = "competitor names"
 
@@ -48,6 +48,25 @@ class GoldCall:
     call_id: str
     path: Path
     utterances: tuple[GoldUtterance, ...]
+    call_type: str | None = None
+    title: str | None = None
+    account: str | None = None
+    date: str | None = None
+
+
+def gold_contexts(calls: Sequence[GoldCall], trackers) -> dict[str, CallContext]:
+    """Each labeled call's context, as ingest would judge it from the calls before it."""
+    contexts = {}
+    for call in calls:
+        earlier = any(
+            other.account == call.account
+            and other.call_id != call.call_id
+            and other.call_type == "cs"
+            and (other.date or "") <= (call.date or "")
+            for other in calls
+        )
+        contexts[call.call_id] = trackers.call_context(call.call_type, call.title, earlier)
+    return contexts
 
 
 @dataclass(frozen=True)
@@ -144,25 +163,36 @@ def score(
 
 
 def evaluate_tagger(
-    tagger, gold: Sequence[GoldUtterance], categories: Iterable[str] | None = None
+    tagger,
+    gold: Sequence[GoldUtterance],
+    categories: Iterable[str] | None = None,
+    contexts: dict[str, CallContext] | None = None,
 ) -> list[Score]:
-    """Tag the gold texts (tagging alone, no ASR), one call at a time, and score the result."""
-    labels: list[set[str]] = [set() for _ in gold]
-    names: list[set[str]] = [set() for _ in gold]
-    calls: dict[str, list[int]] = {}
-    for position, utterance in enumerate(gold):
-        calls.setdefault(utterance.call or utterance.id, []).append(position)
-    for positions in calls.values():
-        # A gold turn has no speaker name; the role stands in for it.
-        turns = [Utterance(gold[i].role, gold[i].role, 0.0, 1.0, gold[i].text) for i in positions]
-        for mention in tagger.tag(turns):
-            position = positions[mention.utterance_idx]
-            labels[position].add(mention.category)
-            if mention.category == "competitor":
-                names[position].add(mention.term)
+    """Tag the gold texts (tagging alone, no ASR), one call at a time (with its context, when
+    `contexts` knows it), and score the result."""
+    found = tag_gold(tagger, gold, contexts)
+    labels = [{m.category for m in mentions} for mentions in found]
+    names = [{m.term for m in mentions if m.category == "competitor"} for mentions in found]
     if categories is None:
         categories = sorted({c for g in gold for c in g.labels} | set(tagger.categories))
     return score(gold, labels, names, categories)
+
+
+def tag_gold(
+    tagger, gold: Sequence[GoldUtterance], contexts: dict[str, CallContext] | None = None
+) -> list[list[Mention]]:
+    """The mentions the tagger finds in each gold utterance; the turns of a call are tagged
+    together, in order, so a reply can take the topic of the question it answers."""
+    found: list[list[Mention]] = [[] for _ in gold]
+    calls: dict[str, list[int]] = {}
+    for position, utterance in enumerate(gold):
+        calls.setdefault(utterance.call or utterance.id, []).append(position)
+    for call, positions in calls.items():
+        # A gold turn has no speaker name; the role stands in for it.
+        turns = [Utterance(gold[i].role, gold[i].role, 0.0, 1.0, gold[i].text) for i in positions]
+        for mention in tagger.tag(turns, (contexts or {}).get(call)):
+            found[positions[mention.utterance_idx]].append(mention)
+    return found
 
 
 def read_gold_call(path: Path) -> GoldCall:
@@ -180,7 +210,15 @@ def read_gold_call(path: Path) -> GoldCall:
             )
             for index, item in enumerate(data["utterances"])
         )
-        return GoldCall(str(data["call_id"]), path, utterances)
+        return GoldCall(
+            str(data["call_id"]),
+            path,
+            utterances,
+            data.get("call_type"),
+            data.get("title"),
+            data.get("account"),
+            data.get("date"),
+        )
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise InputError(f"{path}: not a labeled call ({error!r})") from error
 
@@ -205,10 +243,11 @@ def _owner(call: GoldCall, role: str, start_s: float) -> int | None:
 
 
 def evaluate_stored(
-    store, calls: Sequence[GoldCall], categories: Iterable[str], tagger
+    store, calls: Sequence[GoldCall], categories: Iterable[str], tagger, trackers=None
 ) -> list[Score]:
     """Tag the transcript stored for each gold call (the ASR output, for a call ingested from
-    audio) and score each mention against the gold utterance whose side and time hold it."""
+    audio), in its context as stored (judged by `trackers`, when given), and score each mention
+    against the gold utterance whose side and time hold it."""
     missing = [call.call_id for call in calls if store.find_call(call.call_id) is None]
     if missing:
         raise InputError(f"not in {store.path}: {', '.join(missing)} (ingest those calls first)")
@@ -221,7 +260,8 @@ def evaluate_stored(
         labels.extend(set() for _ in call.utterances)
         names.extend(set() for _ in call.utterances)
         utterances = store.utterances(call.call_id)
-        for mention in tagger.tag(utterances):
+        context = trackers.call_context(*store.context_inputs(call.call_id)) if trackers else None
+        for mention in tagger.tag(utterances, context):
             role = utterances[mention.utterance_idx].role
             owner = _owner(call, role, mention.start_s)
             if owner is None:  # tagged where nothing was said: a false positive of its own

@@ -25,7 +25,7 @@ from analyzer.config import THREADS_ENV_VAR, worker_threads
 from analyzer.diarize import label_mono, rep_voice, voice_of
 from analyzer.errors import AnalyzerError, InputError
 from analyzer.metrics import compute as compute_metrics
-from analyzer.records import CallMeta, CallRecord, Transcript, Utterance, Word
+from analyzer.records import CallContext, CallMeta, CallRecord, Transcript, Utterance, Word
 from analyzer.redact import beep, masked_spans, redact_text, redact_transcript, redact_utterance
 from analyzer.sources import (
     SAMPLE_RATE,
@@ -193,6 +193,7 @@ class Ingestor:
                 call_id = existing["call_id"]  # re-ingesting the same content keeps its id
             taken = self.store.find_call(call_id)
             redact, beeped = redaction(self.store)
+            context = self.trackers.call_context(*self.store.context_inputs(call_id, meta))
         if existing and existing["status"] == "ok" and not self.options.force:
             return Outcome(path, "skipped", call_id, "already ingested (same sha256)")
         replaced = taken and taken["source_path"] == str(path)  # the same file, edited since
@@ -211,7 +212,7 @@ class Ingestor:
                 out = redacted_audio_path(self.store, call_id)
                 words = (word for u in transcript.utterances for word in u.words)
                 write_redacted_audio(path, words, out)
-            mentions = tuple(self.tagger.tag(transcript.utterances))
+            mentions = tuple(self.tagger.tag(transcript.utterances, context))
             metrics = compute_metrics(transcript.utterances, transcript.duration_s)
         except AnalyzerError as error:
             return self._fail(path, sha256, call_id, meta, str(error))
@@ -306,7 +307,7 @@ class Ingestor:
         )
         samples = split_sides(load_audio(path))[0].samples
         transcript = label_mono(transcript, samples, meta.rep, self.profiles())
-        mentions = tuple(self.tagger.tag(transcript.utterances))
+        mentions = tuple(self.tagger.tag(transcript.utterances, self.stored_context(call_id)))
         metrics = compute_metrics(transcript.utterances, transcript.duration_s)
         self.store.save_call(
             CallRecord(
@@ -372,11 +373,16 @@ class Ingestor:
                 else u
                 for u in utterances
             ]
-            mentions = self.tagger.tag(utterances)
+            mentions = self.tagger.tag(utterances, self.stored_context(row["call_id"]))
             metrics = compute_metrics(utterances, self.store.duration_s(row["call_id"]))
             self.store.relabel_speakers(row["call_id"], mapping, roles_from, mentions, metrics)
             changed += 1
         return changed
+
+    def stored_context(self, call_id: str) -> CallContext:
+        """What tagging knows of a stored call beyond its words (is the customer an existing
+        one?), from its type, title and its account's other calls."""
+        return self.trackers.call_context(*self.store.context_inputs(call_id))
 
     def ingest_many(
         self,
@@ -449,7 +455,7 @@ class Ingestor:
         call_ids = self.store.call_ids()
         for call_id in call_ids:
             utterances = self.store.utterances(call_id)
-            mentions = self.tagger.tag(utterances)
+            mentions = self.tagger.tag(utterances, self.stored_context(call_id))
             duration = self.store.duration_s(call_id)
             self.store.replace_analysis(call_id, mentions, compute_metrics(utterances, duration))
             if on_done:

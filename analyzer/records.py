@@ -77,6 +77,16 @@ class CallMeta:
 
 
 @dataclass(frozen=True)
+class CallContext:
+    """What tagging knows about a call beyond its words (docs/topics.md: churn signals come only
+    from existing customers)."""
+
+    call_type: str | None = None  # "sales", "cs" or unknown
+    existing_customer: bool | None = None  # None: unknown, judged by the words alone
+    thresholds: tuple[tuple[str, float], ...] = ()  # (category, probability): the team's
+
+
+@dataclass(frozen=True)
 class Mention:
     utterance_idx: int
     category: str
@@ -85,8 +95,9 @@ class Mention:
     start_s: float
     end_s: float
     snippet: str
-    score: float = 1.0
+    score: float = 1.0  # raw: 1.0 for a phrase, name similarity, a smart head's probability
     method: str = "keyword"
+    probability: float | None = None  # calibrated (analyzer/calibration.py); None: not judged
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import yaml
 
 from analyzer.config import models_dir
 from analyzer.metrics import is_question
+from analyzer.trackers import load_trackers
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class RiskConfig:
 
 def load_config(path: Path | None = None) -> RiskConfig:
     data = yaml.safe_load((path or models_dir() / "risk.yaml").read_text(encoding="utf-8"))
-    data["crm"] = frozenset(data.get("crm", ()))
+    data["crm"] = frozenset(t.term for t in load_trackers().trackers if t.integration)
     data["next_step_phrases"] = tuple(p.lower() for p in data.get("next_step_phrases", ()))
     return RiskConfig(**data)
 
@@ -63,6 +64,7 @@ class Evidence:
     call_date: dt.date | None = None
     second: float | None = None
     quote: str | None = None
+    sure: float | None = None  # the moment's calibrated probability (tone, silence: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,24 +100,26 @@ RISKY_ROWS = """call_type IS DISTINCT FROM 'sales' AND role IS DISTINCT FROM 're
       AND account IS NOT NULL AND call_date IS NOT NULL"""
 # Moments are scored where their rows are, in SQL: `risky` is a relation of such rows, mentions
 # or mention counts (per call, or per account and day), with their call (call_id, account,
-# call_type, call_date, category, term, role, n = how many mentions the row stands for; mention
-# rows add snippet and start_s). Competitors that are CRMs customers integrate with are left
-# out, and each moment's points decay with age.
+# call_type, call_date, category, term, role, n = how many mentions the row stands for, w =
+# their summed probability; mention rows add snippet and start_s). Competitors that are CRMs
+# customers integrate with are left out; each moment's points are weighed by its probability
+# (how sure the tagger is) and decay with age.
 MOMENTS = """, moments AS (
     SELECT r.* EXCLUDE (category, call_date), r.category AS kind,
            r.call_date::DATE AS call_date,
-           round(CASE r.category WHEN 'churn_signal' THEN ?::DOUBLE
-                                 WHEN 'competitor' THEN ?::DOUBLE ELSE ?::DOUBLE END
-                 * pow(0.5, greatest(date_diff('day', r.call_date::DATE, ?::DATE), 0) / ?::DOUBLE),
-                 2) AS points
+           CASE r.category WHEN 'churn_signal' THEN ?::DOUBLE
+                           WHEN 'competitor' THEN ?::DOUBLE ELSE ?::DOUBLE END
+           * pow(0.5, greatest(date_diff('day', r.call_date::DATE, ?::DATE), 0) / ?::DOUBLE)
+           * r.w AS points
     FROM risky r
     WHERE NOT (category = 'competitor'
                AND coalesce(list_contains(?::VARCHAR[], term::VARCHAR), false))
 )"""
 # Per (account, kind): how many moments and their points; and each account's weightiest ones.
-TOTALS = """ SELECT account, kind, sum(n)::INTEGER AS items, round(sum(n * points), 2) AS points
+TOTALS = """ SELECT account, kind, sum(n)::INTEGER AS items, round(sum(points), 2) AS points
     FROM moments GROUP BY ALL ORDER BY ALL"""
-LISTED = f""" SELECT account, kind, term, snippet, start_s, call_id, call_date, points
+LISTED = f""" SELECT account, kind, term, snippet, start_s, call_id, call_date,
+           round(points, 2) AS points, w AS sure
     FROM moments QUALIFY row_number() OVER (
         PARTITION BY account ORDER BY points DESC, call_date DESC, start_s, call_id
     ) <= {MAX_EVIDENCE}"""
@@ -169,9 +173,12 @@ def score_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(accounts, totals, listed) for `account_risks` from frames in memory, by the SQL
     `Queries.risk_inputs` runs on the database. calls: call_id, account, call_type, call_date;
-    mentions: call_id, category, term, role, snippet, start_s; tones: call_id, tone, worst_text,
-    worst_start_s."""
+    mentions: call_id, category, term, role, snippet, start_s and, optionally, probability;
+    tones: call_id, tone, worst_text, worst_start_s."""
     import duckdb
+
+    if "probability" not in mentions:
+        mentions = mentions.assign(probability=1.0)
 
     with duckdb.connect() as connection:
         for name, frame in (("calls_frame", calls), ("mentions_frame", mentions),
@@ -181,7 +188,8 @@ def score_frames(
         accounts = connection.execute(picked + ACCOUNTS).df()
         as_of = as_of or latest(accounts)
         risky = f""", risky AS (
-            SELECT * FROM (SELECT m.*, 1 AS n, p.account, p.call_type, p.call_date
+            SELECT * FROM (SELECT m.*, 1 AS n, coalesce(m.probability, 1) AS w,
+                                  p.account, p.call_type, p.call_date
                            FROM mentions_frame m JOIN picked p USING (call_id))
             WHERE {RISKY_ROWS})"""
         params = moment_params(config, as_of or dt.date.today())
@@ -297,13 +305,13 @@ def _listed_evidence(listed: pd.DataFrame) -> dict[str, list[Evidence]]:
     )
     evidence: dict[str, list[Evidence]] = {}
     columns = [listed[c].tolist() for c in ("account", "kind", "term", "points", "call_id")]
-    for account, kind, term, points, call_id, day, second, quote in zip(
+    for account, kind, term, points, call_id, day, second, quote, sure in zip(
         *columns, _dates(listed["call_date"]), listed["start_s"].tolist(),
-        listed["snippet"].tolist(), strict=True,
+        listed["snippet"].tolist(), listed["sure"].tolist(), strict=True,
     ):  # fmt: skip
         label = f"Competitor: {term}" if kind == "competitor" else LABELS[kind]
         evidence.setdefault(account, []).append(
-            Evidence(kind, points, label, call_id, day, second, quote)
+            Evidence(kind, points, label, call_id, day, second, quote, sure)
         )
     return evidence
 

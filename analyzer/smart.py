@@ -31,9 +31,11 @@ import numpy as np
 import yaml
 from threadpoolctl import threadpool_limits
 
+from analyzer import calibration
+from analyzer.calibration import Calibration
 from analyzer.config import models_dir
 from analyzer.errors import TrackerError
-from analyzer.records import Mention, Utterance
+from analyzer.records import CallContext, Mention, Utterance
 from analyzer.tagging import said_by_allows, span_times
 from analyzer.trackers import SAID_BY
 
@@ -287,7 +289,25 @@ def retrain(
             lambda writer: tuning.tuned_embedder(examples, writer),
         )
     save(trackers, out)
+    recalibrate(out)
     return trackers
+
+
+def recalibrate(path: Path | None = None) -> Calibration:
+    """Refit how sure each kind of mention is (analyzer/calibration.py) for the trackers at
+    `path` and the keyword trackers in force, on the labeled calls in models/labeled/, and
+    keep it in the trackers' file."""
+    from analyzer.combined import CombinedTagger
+    from analyzer.embeddings import load_embedder
+    from analyzer.tagging import KeywordTagger
+    from analyzer.trackers import load_trackers
+
+    path = Path(path or default_model_path())
+    trackers = load(path)
+    tagger = SmartTagger(trackers, load_embedder(encoder=trackers[0].encoder)) if trackers else None
+    fitted = calibration.fit_labeled(CombinedTagger(KeywordTagger(load_trackers()), tagger))
+    save(trackers, path, fitted)
+    return fitted
 
 
 def encoder_in_force(path: Path | None = None) -> str:
@@ -372,9 +392,14 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float
     return best
 
 
-def save(trackers: Sequence[SmartTracker], path: Path) -> None:
-    """`path` (JSON: what each head is and how good) and `path` with .npz (support vectors)."""
-    payload = {"model": "all-MiniLM-L6-v2", "trackers": [t.summary() for t in trackers]}
+def save(trackers: Sequence[SmartTracker], path: Path, fitted: Calibration | None = None) -> None:
+    """`path` (JSON: what each head is and how good, and how sure each kind of mention is)
+    and `path` with .npz (support vectors)."""
+    payload = {
+        "model": "all-MiniLM-L6-v2",
+        "trackers": [t.summary() for t in trackers],
+        "calibration": calibration.to_json(fitted) if fitted else {},
+    }
     arrays = {}
     for tracker in trackers:
         arrays[f"{tracker.category}.support"] = tracker.support.astype(np.float16)
@@ -382,6 +407,19 @@ def save(trackers: Sequence[SmartTracker], path: Path) -> None:
     with path.with_suffix(".npz").open("wb") as handle:
         np.savez_compressed(handle, **arrays)
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+
+
+def load_calibration(path: Path | None = None) -> Calibration:
+    """How sure each kind of mention is, as fitted with the trackers at `path` (none fitted:
+    every mention keeps its raw score)."""
+    path = Path(path or default_model_path())
+    if not path.exists():
+        return Calibration({})
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return calibration.from_json(data.get("calibration"))
+    except (OSError, ValueError) as error:
+        raise TrackerError(f"{path}: not a smart trackers file; run `analyzer train`") from error
 
 
 def load(path: Path | None = None) -> list[SmartTracker]:
@@ -440,7 +478,12 @@ def sentences(utterance_idx: int, text: str) -> list[Sentence]:
 class SmartTagger:
     """Score utterances with the smart trackers. Build once, call many times."""
 
-    def __init__(self, trackers: Sequence[SmartTracker], embedder):
+    def __init__(
+        self,
+        trackers: Sequence[SmartTracker],
+        embedder,
+        fitted: Calibration | None = None,
+    ):
         for tracker in trackers:
             if tracker.encoder != embedder.encoder:
                 raise TrackerError(
@@ -449,6 +492,7 @@ class SmartTagger:
                 )
         self.trackers = list(trackers)
         self.embedder = embedder
+        self.calibration = fitted or Calibration({})  # how sure each kind of mention is
         self._thresholds = np.array([t.threshold for t in self.trackers], dtype=np.float32)
 
     @property
@@ -473,11 +517,14 @@ class SmartTagger:
     def tag(
         self,
         utterances: Sequence[Utterance],
+        context: CallContext | None = None,
+        *,
         veto: Callable[[Sentence, SmartTracker, float], bool] | None = None,
     ) -> list[Mention]:
         """One mention per utterance and category over the threshold, said by a side the
         tracker allows, at the sentence that scored highest (`method = semantic`). `veto`
-        (sentence, tracker, probability) -> True drops a sentence."""
+        (sentence, tracker, probability) -> True drops a sentence. `context` is accepted for
+        a tagger's common signature; the call-level rules live in `combined`."""
         best: dict[tuple[int, str], tuple[Sentence, float]] = {}
         for sentence, tracker, probability in self.hits(utterances):
             key = (sentence.utterance_idx, tracker.category)

@@ -43,12 +43,12 @@ VOICE_DIM = 256  # Resemblyzer d-vectors
 # or utterances change (`{calls}` picks the calls): mention counts per category and side, and
 # per competitor and side; and the customer side's mean tone with its most negative line.
 _SUMMARIES = {
-    "call_topics": """(call_id, category, role, mentions)
-        SELECT call_id, category, speaker_role, count(*) FROM mentions
-        WHERE {calls} GROUP BY ALL""",
-    "call_competitors": """(call_id, role, term, mentions)
-        SELECT call_id, speaker_role, term, count(*) FROM mentions
-        WHERE {calls} AND category = 'competitor' GROUP BY ALL""",
+    "call_topics": """(call_id, category, role, mentions, weight)
+        SELECT call_id, category, speaker_role, count(*), sum(coalesce(probability, 1))
+        FROM mentions WHERE {calls} GROUP BY ALL""",
+    "call_competitors": """(call_id, role, term, mentions, weight)
+        SELECT call_id, speaker_role, term, count(*), sum(coalesce(probability, 1))
+        FROM mentions WHERE {calls} AND category = 'competitor' GROUP BY ALL""",
     "call_tones": """(call_id, tone, worst_idx, worst_text, worst_start_s)
         SELECT call_id, avg(tone), arg_min(idx, [tone, idx]), arg_min(text, [tone, idx]),
                arg_min(start_s, [tone, idx])
@@ -61,20 +61,21 @@ _SUMMARIES = {
 # risk.MOMENTS's `risky`: the per-call counts of the rows that can carry risk (risk.RISKY_ROWS),
 # with their call, over the calls of `picked`.
 _RISKY_COUNTS = f""", counted AS (
-    SELECT call_id, category, NULL AS term, role, mentions FROM call_topics
+    SELECT call_id, category, NULL AS term, role, mentions, weight FROM call_topics
     WHERE category <> 'competitor'
     UNION ALL
-    SELECT call_id, 'competitor', term, role, mentions FROM call_competitors
+    SELECT call_id, 'competitor', term, role, mentions, weight FROM call_competitors
 ), risky AS (
     SELECT * FROM (SELECT c.call_id, c.category, c.term, c.role, c.mentions AS n,
-                          p.account, p.call_type, p.call_date
+                          c.weight AS w, p.account, p.call_type, p.call_date
                    FROM counted c JOIN picked p USING (call_id))
     WHERE {risk.RISKY_ROWS}
 )"""
 # The same from the mention rows of `named`, with their call (of `picked`).
 _RISKY_MENTIONS = f""", risky AS (
     SELECT * FROM (SELECT m.call_id, m.category, m.term, m.speaker_role AS role, m.snippet,
-                          m.start_s, 1 AS n, p.account, p.call_type, p.call_date
+                          m.start_s, 1 AS n, coalesce(m.probability, 1) AS w,
+                          p.account, p.call_type, p.call_date
                    FROM named m JOIN picked p USING (call_id))
     WHERE {risk.RISKY_ROWS}
 )"""
@@ -88,12 +89,12 @@ _ACCOUNT_CALLS = "WITH picked AS (SELECT * FROM calls WHERE status = 'ok' AND {a
 _ACCOUNT_SUMMARIES = {
     "account_summaries": f"""BY NAME {_ACCOUNT_CALLS}, tones AS (SELECT * FROM call_tones)
         {risk.ACCOUNTS}""",
-    "account_days": f"""(account, day, kind, term, items, moments) {_ACCOUNT_CALLS},
+    "account_days": f"""(account, day, kind, term, items, weight, moments) {_ACCOUNT_CALLS},
         named AS (SELECT * FROM mentions WHERE call_id IN (SELECT call_id FROM picked))
         {_RISKY_MENTIONS}
         SELECT account, call_date, category, CASE category WHEN 'competitor' THEN term END,
-               count(*), list(struct_pack(call_id, start_s, snippet)
-                              ORDER BY start_s, call_id)[:{risk.MAX_EVIDENCE}]
+               count(*), sum(w), list(struct_pack(call_id, start_s, snippet, w)
+                                      ORDER BY start_s, call_id)[:{risk.MAX_EVIDENCE}]
         FROM risky GROUP BY ALL
         ORDER BY account, call_date""",  # an account's rows together: listing few reads little
 }
@@ -101,14 +102,14 @@ _ACCOUNT_SUMMARIES = {
 # kept with them, of the accounts bound to the ? (risk.LISTED lists from these).
 _SUMMARIZED_COUNTS = """WITH risky AS (
     SELECT NULL::VARCHAR AS call_id, kind AS category, term, NULL::VARCHAR AS role, items AS n,
-           account, NULL::VARCHAR AS call_type, day AS call_date
+           weight AS w, account, NULL::VARCHAR AS call_type, day AS call_date
     FROM account_days
 )"""
 _SUMMARIZED_MOMENTS = """WITH shown AS MATERIALIZED (  -- or every account's are unnested first
     SELECT * FROM account_days WHERE list_contains(?::VARCHAR[], account)
 ), risky AS (
     SELECT said.call_id, kind AS category, term, NULL::VARCHAR AS role, said.snippet,
-           said.start_s, 1 AS n, account, NULL::VARCHAR AS call_type, day AS call_date
+           said.start_s, 1 AS n, said.w, account, NULL::VARCHAR AS call_type, day AS call_date
     FROM shown, unnest(moments) AS kept(said)
 )"""
 
@@ -316,7 +317,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 term VARCHAR,
                 mentions INTEGER
             )""",
-            f"INSERT INTO call_competitors {_SUMMARIES['call_competitors'].format(calls='true')}",
+            """INSERT INTO call_competitors SELECT call_id, speaker_role, term, count(*)
+               FROM mentions WHERE category = 'competitor' GROUP BY ALL""",
             "CREATE INDEX call_competitors_call ON call_competitors (call_id)",
             """CREATE TABLE call_tones (
                 call_id VARCHAR NOT NULL,
@@ -359,6 +361,30 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 items INTEGER,
                 moments STRUCT(call_id VARCHAR, start_s DOUBLE, snippet VARCHAR)[]
             )""",
+            # filled by migration 12, which gives each moment its probability
+        ),
+    ),
+    (
+        12,
+        "each mention's calibrated probability; per-call and per-account summaries weigh "
+        "moments by it",
+        (
+            "ALTER TABLE mentions ADD COLUMN probability DOUBLE",
+            "ALTER TABLE call_topics ADD COLUMN weight DOUBLE",
+            "ALTER TABLE call_competitors ADD COLUMN weight DOUBLE",
+            "UPDATE call_topics SET weight = mentions",
+            "UPDATE call_competitors SET weight = mentions",
+            "DROP TABLE account_days",
+            """CREATE TABLE account_days (
+                account VARCHAR NOT NULL,
+                day DATE,
+                kind VARCHAR,
+                term VARCHAR,
+                items INTEGER,
+                weight DOUBLE,
+                moments STRUCT(call_id VARCHAR, start_s DOUBLE, snippet VARCHAR, w DOUBLE)[]
+            )""",
+            "DELETE FROM account_summaries",
             *(
                 f"INSERT INTO {table} {select.format(accounts='true')}"
                 for table, select in _ACCOUNT_SUMMARIES.items()
@@ -416,6 +442,7 @@ _MENTION_SCHEMA = pa.schema(
         ("snippet", pa.string()),
         ("score", pa.float64()),
         ("method", pa.string()),
+        ("probability", pa.float64()),
     ]
 )
 
@@ -719,6 +746,35 @@ class Store:
                 "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value]
             )
 
+    # --- how sure a moment must be, per topic: the workspace's and each team's ---------------
+
+    def thresholds(self, team: str | None = None, *, inherit: bool = True) -> dict[str, float]:
+        """Topic thresholds on calibrated probability: the workspace's, overridden by `team`'s
+        (settings keys `threshold:<category>` and `threshold:<team>:<category>`); without
+        `inherit`, only those set for `team` itself."""
+        rows = self._read("SELECT key, value FROM settings WHERE key LIKE 'threshold:%'")
+        found: dict[str, float] = {}
+        for scope in (None, team) if inherit or not team else (team,):
+            for row in rows:
+                parts = row["key"].split(":", 2)[1:]
+                if len(parts) == (2 if scope else 1) and (scope is None or parts[0] == scope):
+                    found[parts[-1]] = float(row["value"])
+        return found
+
+    def set_threshold(self, category: str, value: float | None, team: str | None = None) -> None:
+        """Set (or with None, clear) a topic's threshold for the workspace or one team."""
+        key = f"threshold:{team}:{category}" if team else f"threshold:{category}"
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM settings WHERE key = ?", [key])
+            if value is not None:
+                connection.execute("INSERT INTO settings VALUES (?, ?)", [key, str(value)])
+
+    def team_of(self, rep: str | None) -> str | None:
+        if not rep or self.schema_version() < 7:
+            return None
+        rows = self._read("SELECT team FROM teams WHERE rep = ? ORDER BY team LIMIT 1", [rep])
+        return rows[0]["team"] if rows else None
+
     # --- logins and teams (analyzer.access decides what they mean) ----------------------------
 
     def users(self) -> list[dict]:
@@ -985,6 +1041,32 @@ class Store:
         )
         return [Utterance(**row) for row in rows]
 
+    def earlier_cs_call(self, account: str | None, call_date, call_id: str | None) -> bool:
+        """Whether `account` had a customer-success call (on or before `call_date`, when
+        given) other than `call_id`: then its customer is an existing one."""
+        if not account:
+            return False
+        rows = self._read(
+            "SELECT count(*) AS n FROM calls WHERE account = ? AND call_id IS DISTINCT FROM ? "
+            "AND status = 'ok' AND call_type = 'cs' AND (?::DATE IS NULL OR call_date <= ?::DATE)",
+            [account, call_id, call_date, call_date],
+        )
+        return bool(rows[0]["n"])
+
+    def context_inputs(
+        self, call_id: str | None, meta=None
+    ) -> tuple[str | None, str | None, bool, dict[str, float]]:
+        """What `TrackerSet.call_context` needs of a call (stored, or about to be, described by
+        `meta`): its type and title, whether its account had a CS call before it, and the
+        topic thresholds of its rep's team."""
+        row = (self.call_row(call_id) or {}) if meta is None else {
+            "call_type": meta.call_type, "title": meta.title, "account": meta.account,
+            "call_date": meta.call_date, "rep": meta.rep,
+        }  # fmt: skip
+        earlier = self.earlier_cs_call(row.get("account"), row.get("call_date"), call_id)
+        thresholds = self.thresholds(self.team_of(row.get("rep")))
+        return row.get("call_type"), row.get("title"), earlier, thresholds
+
     def call_row(self, call_id: str) -> dict | None:
         rows = self._read("SELECT * FROM calls WHERE call_id = ?", [call_id])
         return rows[0] if rows else None
@@ -1156,6 +1238,7 @@ def _mention_table(call_id: str, mentions: Sequence[Mention]) -> pa.Table:
                 "snippet": m.snippet,
                 "score": m.score,
                 "method": m.method,
+                "probability": m.probability,
             }
             for m in mentions
         ],
@@ -1344,7 +1427,8 @@ class Queries:
         """Tracked moments with their quotes, newest first."""
         return self._frame(
             """SELECT p.call_date, p.rep, p.account, h.category, h.term, h.role, h.snippet,
-                      h.call_id, round(h.start_s) AS second, p.title, h.tracker, h.method, h.score
+                      h.call_id, round(h.start_s) AS second, p.title, h.tracker, h.method, h.score,
+                      h.probability
                FROM hits h JOIN picked p USING (call_id)
                WHERE (?::VARCHAR IS NULL OR p.rep = ?::VARCHAR)
                  AND (?::VARCHAR IS NULL OR p.account = ?::VARCHAR)
@@ -1398,7 +1482,7 @@ class Queries:
     def call_mentions(self, call_id: str) -> pd.DataFrame:
         return self._one_call(
             """SELECT m.utterance_idx, m.category, m.tracker, m.term, m.start_s, m.end_s,
-                      m.snippet, m.score, m.method
+                      m.snippet, m.score, m.method, m.probability
                FROM mentions m JOIN picked p USING (call_id)
                WHERE m.call_id = ? ORDER BY m.start_s""",
             call_id,

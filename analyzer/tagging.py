@@ -28,7 +28,8 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from analyzer.errors import AnalyzerError
-from analyzer.records import Mention, Utterance
+from analyzer.metrics import is_question
+from analyzer.records import CallContext, Mention, Utterance
 from analyzer.trackers import Tracker, TrackerSet
 
 NEGATORS = frozenset(
@@ -43,6 +44,8 @@ HYPOTHETICAL_LEMMAS = frozenset({"imagine", "suppose", "hypothetically", "wonder
 CLAUSE_HEADS = frozenset({"ROOT", "conj", "advcl", "parataxis", "relcl"})
 PREDICATE_DEPS = frozenset({"ROOT", "acomp", "aux", "auxpass"})
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "aux", "auxpass"})
+# "No, I just want to close the account, nothing else": an answer or an aside, not a negation.
+ANSWER_DEPS = frozenset({"intj", "appos", "npadvmod"})
 DETERMINERS = frozenset("the a an our your their this that my his her its".split())
 NOT_NEAR_WINDOW = 4
 MAX_NAME_TOKENS = 3
@@ -65,13 +68,16 @@ def load_nlp():
 
 @dataclass(frozen=True)
 class Rejected:
-    """A phrase that matched but was judged not to be the topic, and why."""
+    """A phrase that matched but was judged not to be the topic, and why; or a phrase that
+    takes a topic back in its turn ("we're renewing": reason "denied")."""
 
     utterance_idx: int
     category: str
     start_char: int
     end_char: int
-    reason: str  # "negated", "hypothetical" or "other sense"
+    reason: str  # "negated", "hypothetical", "other sense", "a rep's question" or "denied"
+    tracker: str = ""
+    text: str = ""
 
 
 def _squash(text: str) -> str:
@@ -107,14 +113,23 @@ class KeywordTagger:
                     if len(squashed) >= MIN_FUZZY_CHARS:
                         self._names[squashed] = (tracker, jellyfish.metaphone(squashed))
         self._name_keys = list(self._names)
+        self._denials = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        for category, rules in trackers.rules.items():
+            if rules.denied_by:
+                self._denials.add(category, [self.nlp.make_doc(p) for p in rules.denied_by])
+        self._vendors = frozenset(
+            phrase for t in trackers.trackers if t.category == "competitor" for phrase in t.phrases
+        )
 
     @property
     def categories(self) -> tuple[str, ...]:
         return self.trackers.categories
 
-    def tag(self, utterances: Sequence[Utterance]) -> list[Mention]:
+    def tag(
+        self, utterances: Sequence[Utterance], context: CallContext | None = None
+    ) -> list[Mention]:
         """Mentions for all utterances in order; `utterance_idx` indexes `utterances`."""
-        return self.analyze(utterances)[0]
+        return in_context(self.analyze(utterances)[0], self.trackers, context)
 
     def analyze(self, utterances: Sequence[Utterance]) -> tuple[list[Mention], list[Rejected]]:
         """The mentions, and the matches rejected as negated, hypothetical or another sense."""
@@ -139,25 +154,48 @@ class KeywordTagger:
                 candidates.append((tracker, doc[start:end], 1.0, True))
         exact_tokens = {i for _, span, _, _ in candidates for i in range(span.start, span.end)}
         candidates.extend(self._fuzzy_names(doc, exact_tokens))
-        candidates.sort(key=lambda c: (c[1].start, -c[2], -(c[1].end - c[1].start)))
+        # trackers that need a vendor named in their sentence go last, once names are known
+        candidates.sort(
+            key=lambda c: (c[0].with_competitor, c[1].start, -c[2], -(c[1].end - c[1].start))
+        )
 
         mentions: dict[str, Mention] = {}
         rejected: list[Rejected] = []
+        denied: dict[str, list[Span]] = {}
+        for match_id, start, end in self._denials(doc):
+            category, span = self.nlp.vocab.strings[match_id], doc[start:end]
+            denied.setdefault(category, []).append(span)
+            rejected.append(Rejected(index, category, span.start_char, span.end_char, "denied"))
         named_tokens: set[int] = set()  # a word names at most one product
+        named_sentences: set[int] = set()  # where a competitor is named
         for tracker, span, score, exact in candidates:
             if tracker.name in mentions:
                 continue
+            if tracker.with_competitor and span.sent.start not in named_sentences:
+                continue
             reason = self._rejection(tracker, span, exact, utterance)
+            if not reason and any(_takes_back(d, span) for d in denied.get(tracker.category, ())):
+                reason = "denied"  # "we're renewing, no plans to cancel"
             if reason:
-                if reason != "said by the other side":
+                if reason not in ("said by the other side", "denied"):
                     rejected.append(
-                        Rejected(index, tracker.category, span.start_char, span.end_char, reason)
+                        Rejected(
+                            index,
+                            tracker.category,
+                            span.start_char,
+                            span.end_char,
+                            reason,
+                            tracker.name,
+                            snippet(span),
+                        )
                     )
                 continue
             if tracker.is_name:
                 if any(token.i in named_tokens for token in span):
                     continue
                 named_tokens.update(token.i for token in span)
+            if tracker.category == "competitor" and not tracker.integration:
+                named_sentences.add(span.sent.start)
             start_s, end_s = span_times(utterance, span.start_char, span.end_char)
             mentions[tracker.name] = Mention(
                 utterance_idx=index,
@@ -222,9 +260,16 @@ class KeywordTagger:
             return "said by the other side"
         if tracker.not_near and _near(span, tracker.not_near):
             return "other sense"
-        if tracker.objects and not _acts_on(span, tracker.objects):
+        if tracker.objects and not _acts_on(
+            span, tracker.objects, self._vendors, needs_object=tracker.needs_object
+        ):
             return "other sense"
-        if self.trackers.negation.get(tracker.category) == "suppress":
+        if tracker.not_vendors and _vendor_owned(span, self._vendors):
+            return "a competitor's"
+        rules = self.trackers.rules_for(tracker.category)
+        if not rules.rep_questions and utterance.role == "rep" and _asks(span):
+            return "a rep's question"
+        if rules.negation == "suppress":
             if is_negated(span):
                 return "negated"
             if is_hypothetical(span):
@@ -244,21 +289,36 @@ class KeywordTagger:
                 return False
         if span.end < len(doc) and doc[span.end].lower_ == "to" and doc[span.end].tag_ == "TO":
             return False
+        context = self.trackers.context_lemmas
+        modifies = span.root.dep_ == "compound"  # "a Gong quote", "the Apollo premiere"
         # "the gong", "our outreach": an ordinary noun, unless it modifies one ("the Gong seats").
-        if span.start > 0 and doc[span.start - 1].lower_ in DETERMINERS:
+        if span.start > 0 and doc[span.start - 1].lower_ in DETERMINERS and not modifies:
             following = doc[span.end] if span.end < len(doc) else None
             if following is None or following.pos_ not in ("NOUN", "PROPN"):
                 return False
+        if modifies and _in(span.root.head, context):
+            return True  # "a Gong quote", "their Outreach seats"
         capitalized_mid_sentence = span.text[:1].isupper() and not span[0].is_sent_start
-        if exact and capitalized_mid_sentence:
+        if exact and capitalized_mid_sentence and not modifies:
             return True
         # Tool talk anywhere in the turn counts: "Gone itself was fine. It just cost too much."
-        context = self.trackers.context_lemmas
-        return any(
-            token.lemma_.lower() in context or token.lower_ in context
-            for token in doc
-            if not (span.start <= token.i < span.end)
-        )
+        return any(_in(token, context) for token in doc if not (span.start <= token.i < span.end))
+
+
+def in_context(
+    mentions: list[Mention], trackers: TrackerSet, context: CallContext | None
+) -> list[Mention]:
+    """The mentions the call can carry: none of a `customers_only` category (churn signals) in
+    a call with a prospect, and none of a tracker that needs an existing customer (naming a
+    competitor's offer is churn only from one) unless the call is known to be with one."""
+    existing = context.existing_customer if context else None
+    needs_customer = {t.name for t in trackers.trackers if t.needs_customer}
+    return [
+        m
+        for m in mentions
+        if not (existing is False and trackers.rules_for(m.category).customers_only)
+        and not (existing is not True and m.tracker in needs_customer)
+    ]
 
 
 def said_by_allows(said_by: str, role: str) -> bool:
@@ -266,36 +326,151 @@ def said_by_allows(said_by: str, role: str) -> bool:
     return said_by == "anyone" or role in (said_by, "unknown")
 
 
-def _acts_on(span: Span, objects: tuple[str, ...]) -> bool:
-    """For a matched verb: its object is one of `objects` ("cancel the contract"), or it has none
-    and is not done by one other person ("Luis had to cancel" is about a meeting, not us)."""
+QUANTIFIERS = frozenset("one two three four five all both some each any most half either".split())
+PRONOUNS = frozenset("it this that them these those".split())
+DEMONSTRATIVES = frozenset("this that these those the".split())
+# Verbs whose object hides one step down: "no longer want to keep this account", "don't want
+# to be a customer", "we'd like to stop paying for the tool".
+CARRIER_LEMMAS = frozenset("be keep have use pay need".split())
+# A matched noun ("cancellation", "termination") names what is ended through these children;
+# as a modifier itself it is about leaving only before these nouns ("the termination clause",
+# not "a cancellation error").
+NOUN_OBJECT_DEPS = frozenset({"compound", "poss", "amod", "nmod"})
+EXIT_NOUNS = frozenset(
+    "fee fees clause notice terms term policy date period penalty letter form request".split()
+)
+PLAIN_MODIFIERS = frozenset("early immediate full partial possible potential final formal".split())
+OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "npadvmod", "oprd"})
+
+
+def _acts_on(
+    span: Span,
+    objects: tuple[str, ...],
+    vendors: frozenset[str] = frozenset(),
+    *,
+    needs_object: bool = False,
+) -> bool:
+    """For a matched verb or action noun: what it acts on is one of `objects` ("cancel the
+    contract", "close one of my accounts", "my account to be deleted", "it" when it points back
+    to one of them), and not a vendor's ("our Gong contract"). With nothing acted on it counts
+    unless `needs_object`, or one other person does it ("Luis had to cancel" is a meeting)."""
+    if span[-1].lemma_.lower() in objects and len(span) > 1:  # the phrase names its own object
+        return _is_ours(span[-1], objects, vendors)
+    things = _things(span)
+    if any(thing.lower_ in PRONOUNS and thing.lower_ in objects for thing in things):
+        return True  # "stop using it", where "it" is what is listed
+    things = [_referent(thing) for thing in things]
+    if things:
+        return any(_is_ours(thing, objects, vendors) for thing in things)
+    if needs_object:
+        return False
     verb = span.root
     if verb.pos_ != "VERB":
         return True
-    direct = [
-        child
-        for child in verb.children
-        if child.dep_ in ("dobj", "npadvmod", "attr") and child.i not in range(span.start, span.end)
-    ]
-    # "cancel our sync to be on this": the parser makes the object the subject of a clause.
-    direct += [
-        grandchild
-        for child in verb.children
-        if child.dep_ == "ccomp"
-        for grandchild in child.children
-        if grandchild.dep_ == "nsubj" and verb.i < grandchild.i < child.i
-    ]
-    if any(child.dep_ == "dobj" for child in span):  # the phrase names its own object
-        return True
-    if direct:
-        return any(child.lemma_.lower() in objects or child.lower_ in objects for child in direct)
     # Who does it: the verb's subject, or the subject of the verb it depends on ("Luis had to").
+    # A bare command ("cancel", "can you cancel?") names neither what nor whose.
     doer = verb
     doers = [child for child in doer.children if child.dep_ in ("nsubj", "nsubjpass")]
     while not doers and doer.dep_ in ("xcomp", "conj") and doer.head is not doer:
         doer = doer.head
         doers = [child for child in doer.children if child.dep_ in ("nsubj", "nsubjpass")]
+    if not doers or all(d.lower_ == "you" for d in doers):
+        return False
     return not any(_is_one_person(doer) for doer in doers)
+
+
+def _things(span: Span) -> list:
+    """The words for what a matched verb or action noun acts on, as the parse attaches them."""
+    root, inside = span.root, range(span.start, span.end)
+    if root.pos_ in ("NOUN", "PROPN"):
+        found = [
+            c
+            for c in root.children
+            if c.dep_ in NOUN_OBJECT_DEPS
+            and c.i not in inside
+            and c.lower_ not in PLAIN_MODIFIERS
+            and c.pos_ != "PRON"
+        ]
+        if root.dep_ == "compound" and root.head.lemma_.lower() not in EXIT_NOUNS:
+            found.append(root.head)  # "a cancellation error" is about the error
+        return found + _objects_of(root, ("of",))
+    if root.pos_ not in ("VERB", "AUX"):
+        return []
+    carriers = [c for c in root.children if c.dep_ == "xcomp" and c.lemma_ in CARRIER_LEMMAS]
+    found = []
+    for verb in [root, *carriers]:
+        found += [c for c in verb.children if c.dep_ in OBJECT_DEPS and c.i not in inside]
+        # "why was my top-up cancelled": the subject hangs off the passive auxiliary
+        for aux in (c for c in verb.children if c.dep_ == "auxpass"):
+            found += [g for g in aux.children if g.dep_ in ("nsubj", "nsubjpass")]
+    if not found:  # "walking away from the platform" (not "remove $5 from my account")
+        for verb in [root, *carriers]:
+            found += _objects_of(verb, ("of", "from"), skip=inside)
+        # a phrase ending in its preposition: "get out of" this contract
+        found += [c for t in span for c in t.children if c.dep_ == "pobj" and c.i not in inside]
+    # "cancel our sync to be on this": the parser makes the object the subject of a clause
+    for clause in (c for c in root.children if c.dep_ == "ccomp"):
+        found += [
+            g
+            for g in clause.children
+            if g.dep_ == "nsubj" and g.pos_ in ("NOUN", "PROPN") and root.i < g.i < clause.i
+        ]
+    return list(dict.fromkeys(found))
+
+
+def _objects_of(head, prepositions: tuple[str, ...], skip=range(0)) -> list:
+    """The objects of `head`'s prepositions among `prepositions` ("termination of the contract")."""
+    return [
+        grandchild
+        for child in head.children
+        if child.lower_ in prepositions and child.i not in skip
+        for grandchild in child.children
+        if grandchild.dep_ == "pobj"
+    ]
+
+
+def _referent(token):
+    """The word a quantifier or pronoun stands for: "one of my accounts" -> accounts, "cancel
+    it" -> the last thing named before it in the turn (itself when there is none)."""
+    if token.lower_ in QUANTIFIERS:
+        of = _objects_of(token, ("of",))
+        if of:
+            return _referent(of[0]) if of[0].lower_ in PRONOUNS else of[0]
+        if token.lower_ != "one" or not any(c.lower_ in DEMONSTRATIVES for c in token.children):
+            return token
+    elif token.lower_ not in PRONOUNS:
+        return token
+    governors = set(token.ancestors)
+    for earlier in reversed(token.doc[: token.i]):
+        if earlier.pos_ not in ("NOUN", "PROPN") or earlier.dep_ in ("compound", "pobj"):
+            continue
+        if earlier.dep_ in ("nsubj", "nsubjpass") and earlier.head in governors:
+            continue  # "the reps stopped using it": who does it is not what
+        return earlier
+    return token
+
+
+def _is_ours(thing, objects: tuple[str, ...], vendors: frozenset[str]) -> bool:
+    """Whether `thing` names something we sell (or us), not another vendor's."""
+    if thing.lower_ in PRONOUNS or thing.lower_ in QUANTIFIERS:
+        return thing.lower_ in objects  # "cancel it" with nothing named before it: unknown
+    words = {thing.lemma_.lower(), thing.lower_}
+    modifiers = [c for c in thing.children if c.dep_ in ("compound", "poss", "nmod", "amod")]
+    if any(m.lower_ in vendors for m in modifiers):
+        return False  # "cancel our Gong contract": a prospect leaving a competitor
+    return bool(words & set(objects)) or any(
+        m.dep_ == "compound" and m.lemma_.lower() in objects for m in modifiers
+    )
+
+
+def _vendor_owned(span: Span, vendors: frozenset[str]) -> bool:
+    """Whether a competitor owns the matched thing: "the Chorus demo", "Clari's trial", "a demo
+    booked with Avoma"."""
+    root = span.root
+    owners = [c for c in root.children if c.dep_ in ("compound", "poss", "nmod")]
+    for head in [root, *(c for c in root.children if c.dep_ in ("acl", "relcl"))]:
+        owners += _objects_of(head, ("with", "from", "by"))
+    return any(owner.lower_ in vendors for owner in owners)
 
 
 def _is_one_person(token) -> bool:
@@ -303,6 +478,33 @@ def _is_one_person(token) -> bool:
     if token.lower_ in ("he", "she"):
         return True
     return token.pos_ == "PROPN" and not any(c.dep_ in ("poss", "det") for c in token.children)
+
+
+CONTRASTS = frozenset("but though although except however only".split())
+
+
+def _takes_back(denial: Span, span: Span) -> bool:
+    """Whether a denial ("we're renewing", "I told them we're all set") answers the match: in
+    its sentence or the one before, with no "but" between them ("we're renewing, but only
+    for twenty seats" still shrinks)."""
+    sentences = list(denial.doc.sents)
+    at = next(i for i, s in enumerate(sentences) if s.start <= denial.start < s.end)
+    if span.sent.start not in {s.start for s in sentences[max(at - 1, 0) : at + 1]}:
+        return False
+    if denial.end <= span.start:
+        between = denial.doc[denial.end : span.start]
+    else:
+        between = denial.doc[span.end : denial.start]
+    return not any(token.lower_ in CONTRASTS for token in between)
+
+
+def _in(token, lemmas: frozenset[str]) -> bool:
+    return token.lemma_.lower() in lemmas or token.lower_ in lemmas
+
+
+def _asks(span: Span) -> bool:
+    """Whether the sentence holding the match is a question."""
+    return is_question(span.sent.text)
 
 
 def _near(span: Span, lemmas: tuple[str, ...]) -> bool:
@@ -339,7 +541,7 @@ def is_negated(span: Span) -> bool:
         if token.i not in inside and token.lower_ in NEGATORS:
             return True
         for child in token.children:
-            if child.i in inside or child.dep_ in CLAUSE_HEADS:
+            if child.i in inside or child.dep_ in CLAUSE_HEADS or child.dep_ in ANSWER_DEPS:
                 continue
             if child.dep_ == "neg" or child.lower_ in NEGATORS:
                 return True

@@ -3,8 +3,8 @@
     python -m bench.tagging_accuracy [--audio-db demo.duckdb]
 
 Labeled sets (utterance level, P / R / F1 per category):
-- dev, looked at while building the trackers: `tests/data/labeled_dev.jsonl` (110 turns) and
-  `tests/data/labeled_calls_a.jsonl` (8 calls, 281 turns);
+- dev, looked at while building the trackers: `models/labeled/labeled_dev.jsonl` (110 turns) and
+  `models/labeled/labeled_calls_a.jsonl` (8 calls, 281 turns);
 - held out, never looked at turn by turn: `tests/data/labeled_heldout.jsonl` (110 turns),
   `tests/data/labeled_calls_b.jsonl` (8 calls, 286 turns) and the 24 sample calls' gold
   transcripts (755 turns). Every set was written by someone who never saw the examples.
@@ -27,6 +27,7 @@ from analyzer.evaluate import (
     GoldUtterance,
     evaluate_stored,
     evaluate_tagger,
+    gold_contexts,
     read_gold,
     read_gold_call,
 )
@@ -34,7 +35,7 @@ from analyzer.pipeline import Ingestor
 from analyzer.sources import make_meta
 from analyzer.store import Store
 from analyzer.tagging import KeywordTagger
-from analyzer.trackers import load_trackers
+from analyzer.trackers import Tracker, TrackerSet, load_trackers
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -43,10 +44,23 @@ CATEGORIES = ["competitor", "pricing", "demo", "pain_point", "churn_signal"]
 ROLE_OF = {"REP": "rep", "CUS": "customer"}
 
 
-def taggers() -> dict[str, object]:
-    keyword = KeywordTagger(load_trackers())
+def taggers(gold: list[GoldUtterance] = ()) -> dict[str, object]:
+    """Keyword, smart and combined taggers; the keyword list also names the competitors the
+    gold labels name (docs/topics.md: the list decides what is a vendor, and the writers of
+    the labeled calls sold other products, with other competitors)."""
+    keyword = KeywordTagger(with_gold_names(load_trackers(), gold))
     smart = load_smart_tagger()
     return {"keyword": keyword, "smart": smart, "combined": CombinedTagger(keyword, smart)}
+
+
+def with_gold_names(trackers: TrackerSet, gold: list[GoldUtterance]) -> TrackerSet:
+    """`trackers` plus a competitor tracker for each name in the gold labels it lacks."""
+    known = {t.term.lower() for t in trackers.trackers if t.is_name}
+    names = sorted({name for u in gold for name in u.competitors if name.lower() not in known})
+    extra = tuple(
+        Tracker(name, "competitor", (name.lower(),), name, is_name=True) for name in names
+    )
+    return replace(trackers, trackers=trackers.trackers + extra)
 
 
 def table(title: str, results: dict[str, list]) -> str:
@@ -91,7 +105,8 @@ def reference_call() -> GoldCall:
         )
         for index, turn in enumerate(turns)
     )
-    return GoldCall("reference", REFERENCE / "call_piper2_turns.json", utterances)
+    # a rep's first call with a prospect (README.md there): a sales call, no earlier CS calls
+    return GoldCall("reference", REFERENCE / "call_piper2_turns.json", utterances, "sales")
 
 
 def main() -> None:
@@ -101,8 +116,10 @@ def main() -> None:
     methods = taggers()
     report = []
 
-    def text_table(title: str, gold: list[GoldUtterance]) -> None:
-        results = {n: evaluate_tagger(t, gold, CATEGORIES) for n, t in methods.items()}
+    def text_table(title: str, gold: list[GoldUtterance], contexts=None) -> None:
+        results = {
+            n: evaluate_tagger(t, gold, CATEGORIES, contexts) for n, t in taggers(gold).items()
+        }
         report.append(table(f"{title} ({len(gold)} turns, text)", results))
 
     for split in ("labeled_dev", "labeled_calls_a"):
@@ -110,21 +127,25 @@ def main() -> None:
     for split in ("labeled_heldout", "labeled_calls_b"):
         text_table(f"held out: {split}", read_gold(DATA / f"{split}.jsonl"))
     calls = sample_gold()
-    text_table("held out: sample calls, gold transcripts", as_turns(calls))
+    trackers = load_trackers()
+    contexts = gold_contexts(calls, trackers)
+    text_table("held out: sample calls, gold transcripts", as_turns(calls), contexts)
     if args.audio_db:
         store = Store(args.audio_db)
-        results = {n: evaluate_stored(store, calls, CATEGORIES, t) for n, t in methods.items()}
+        results = {
+            n: evaluate_stored(store, calls, CATEGORIES, t, trackers) for n, t in methods.items()
+        }
         report.append(table("held out: sample calls from audio (tiny.en ASR)", results))
     if REFERENCE.exists():
         call = reference_call()
-        text_table("reference call, script", list(call.utterances))
+        text_table("reference call, script", list(call.utterances), gold_contexts([call], trackers))
         with tempfile.TemporaryDirectory() as folder:
             ingestor = Ingestor(Store(Path(folder) / "ref.duckdb"), load_trackers())
             ingestor.store.migrate()
             audio = REFERENCE / "call_piper2_stereo16k.flac"
-            ingestor.ingest(audio, make_meta(call_id="reference", rep="Mark"))
+            ingestor.ingest(audio, make_meta(call_id="reference", rep="Mark", call_type="sales"))
             results = {
-                n: evaluate_stored(ingestor.store, [call], CATEGORIES, t)
+                n: evaluate_stored(ingestor.store, [call], CATEGORIES, t, trackers)
                 for n, t in methods.items()
             }
         report.append(table("reference call from stereo audio (tiny.en ASR)", results))

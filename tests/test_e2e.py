@@ -31,7 +31,7 @@ def test_stereo_call_end_to_end(tmp_path, stereo_call, call_audio):
         "--account",
         "Acme",
         "--call-type",
-        "sales",
+        "cs",  # an existing customer: "we will cancel our contract" is about us
         "--date",
         "2026-10-02",
     ) as db:

@@ -160,7 +160,8 @@ def test_the_database_scores_as_the_frames_do_and_explains_the_riskiest(corpus_d
     everyone = ranked(Queries(store))
     calls = store.frame("SELECT call_id, account, call_type, call_date FROM calls")
     mentions = store.frame(
-        "SELECT call_id, category, term, speaker_role AS role, snippet, start_s FROM mentions"
+        "SELECT call_id, category, term, speaker_role AS role, snippet, start_s, probability "
+        "FROM mentions"
     )
     tones = store.frame(
         """SELECT call_id, avg(tone) AS tone, arg_min(text, [tone, idx]) AS worst_text,

@@ -344,10 +344,11 @@ def test_an_older_file_gets_account_summaries(store_at):
     assert rows(old, summary) == [
         ("Acme", 2, dt.date(2026, 10, 8), october, "c0", -0.1, "We may cancel.", 9.0)
     ]
+    # mentions from before probabilities count as sure (weight 1 each)
     assert rows(old, "SELECT * FROM account_days") == [
-        ("Acme", october, "churn_signal", None, 2,
-         [{"call_id": "c0", "start_s": 2.0, "snippet": "Others leave."},
-          {"call_id": "c0", "start_s": 9.0, "snippet": "We may cancel."}])
+        ("Acme", october, "churn_signal", None, 2, 2.0,
+         [{"call_id": "c0", "start_s": 2.0, "snippet": "Others leave.", "w": 1.0},
+          {"call_id": "c0", "start_s": 9.0, "snippet": "We may cancel.", "w": 1.0}])
     ]  # fmt: skip
 
 

@@ -172,3 +172,119 @@ def test_inflected_phrase_does_not_widen_to_its_base(tagger):
 
 def test_base_form_phrase_matches_inflections(tagger):
     assert "pain_point" in categories(tagger, "New hires took forever to ramp.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please cancel the subscription",
+        "Cancel one of my accounts, the one we opened for the Denver office.",
+        "I want to close two of our workspaces.",
+        "shut the account down and refund what's left",
+        "Shut down all my account services right now.",
+        "I'd like my account to be deleted.",
+        "How do I delete my account?",
+        "I no longer want to keep this account.",
+        "I don't want this account anymore, how do I delete it?",
+        "we won't be renewing",
+        "take us down to the basic tier",
+        "we're gonna go down to fifteen users",
+        "how do I get out of this contract",
+        "I'm not satisfied with the service and no longer want to be a customer.",
+        "Can you please disable my current account.",
+    ],
+)
+def test_plain_requests_to_cancel_or_close_are_churn(tagger, text):
+    assert "churn_signal" in categories(tagger, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I made a transfer into my account and now I need to cancel it.",
+        "Why was my top up cancelled?",
+        "My card payment has been cancelled.",
+        "I need to cancel my order.",
+        "can you cancel my reservation for tonight",
+        "Oh, and the enablement session on the tenth, can we cancel that one?",
+        "I was removing a dollar amount from my account.",
+        "cancel",
+        "can you cancel what you were doing",
+        "We're cancelling our Gong contract when we sign with you.",
+    ],
+)
+def test_cancelling_anything_but_what_we_sell_is_not_churn(tagger, text):
+    assert "churn_signal" not in categories(tagger, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Yeah, so, short version, we're renewing. No plans to cancel, none.",
+        "Clari reached out to me, like, twice last week. I told them we're all set.",
+        "If we ever left, what happens to our data?",
+        "Hypothetically, if we cancelled, would there be a fee?",
+    ],
+)
+def test_affirmed_renewals_and_hypotheticals_are_not_churn(trackers, tagger, text):
+    from analyzer.records import CallContext
+
+    customer = CallContext("cs", existing_customer=True)
+    found = tagger.tag([Utterance("s", "customer", 0.0, 5.0, text)], customer)
+    assert "churn_signal" not in {m.category for m in found}
+
+
+def test_a_renewal_that_shrinks_is_still_churn(tagger):
+    text = "We're renewing, but we'll go down to fifteen users."
+    assert "churn_signal" in categories(tagger, text)
+
+
+def test_a_rep_asking_about_other_tools_is_not_churn(tagger):
+    text = "Is usage dropping on your side, or is anyone looking at other vendors?"
+    assert "churn_signal" not in categories(tagger, text, role="rep")
+    assert "churn_signal" in categories(tagger, "Yeah, I saw the usage drop.", role="rep")
+
+
+def test_prospects_carry_no_churn_signal(trackers, tagger):
+    text = "Honestly we're not renewing Gong, and we stopped using their recorder."
+    turn = [Utterance("s", "customer", 0.0, 5.0, text)]
+    prospect = trackers.call_context("sales", "Discovery call", earlier_cs_call=False)
+    renewal = trackers.call_context("sales", "Renewal discussion", earlier_cs_call=False)
+    customer = trackers.call_context("cs", "Quarterly business review", earlier_cs_call=False)
+    assert prospect.existing_customer is False
+    assert "churn_signal" not in {m.category for m in tagger.tag(turn, prospect)}
+    assert renewal.existing_customer and customer.existing_customer
+
+
+def test_a_competitor_courting_an_existing_customer_is_churn(trackers, tagger):
+    turn = [Utterance("s", "customer", 0.0, 5.0, "Gong came to us with an aggressive number.")]
+    customer = trackers.call_context("cs", None, earlier_cs_call=False)
+    prospect = trackers.call_context("sales", "Discovery call", earlier_cs_call=False)
+    assert "churn_signal" in {m.category for m in tagger.tag(turn, customer)}
+    assert "churn_signal" not in {m.category for m in tagger.tag(turn, prospect)}
+    assert "churn_signal" not in {m.category for m in tagger.tag(turn)}  # unknown: prospects too
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Sorry, the guy next to me just paid nine dollars for a coffee.", "pricing"),
+        ("It costs us hours every week to rebuild the report.", "pricing"),
+        ("Half the team is in L.A. for the Apollo documentary premiere.", "competitor"),
+        ("Okay, that's more than the Chorus demo showed us.", "demo"),
+        ("We didn't extend the Clari trial.", "demo"),
+    ],
+)
+def test_look_alikes_are_not_the_topic(tagger, text, category):
+    assert category not in categories(tagger, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("We got a Gong quote last week that was way lower.", "Gong"),
+        ("Otter came in and offered us three months free.", "Otter"),
+    ],
+)
+def test_a_vendor_as_a_modifier_or_making_a_sales_move_is_named(tagger, text, name):
+    assert terms(tagger, text) == [name]

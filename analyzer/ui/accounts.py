@@ -69,6 +69,7 @@ for number, risk in enumerate(risks[:SHOWN]):
         evidence = pd.DataFrame(
             {
                 "points": round(e.points, 1),
+                "sure": e.sure,
                 "why": e.detail,
                 "quote": e.quote or "",
                 "call_date": e.call_date,
@@ -83,9 +84,21 @@ for number, risk in enumerate(risks[:SHOWN]):
             on_select="rerun",
             selection_mode="single-row",
             key=f"evidence_{number}",
-            column_order=["points", "why", "quote", "call_date", "second"],
+            column_order=["points", "sure", "why", "quote", "call_date", "second"],
             column_config={
-                "points": "Points",
+                "points": st.column_config.NumberColumn(
+                    "Points",
+                    help="What the moment adds to the risk: its kind's points, "
+                    "halved for each month of age, times how sure it is.",
+                ),
+                "sure": st.column_config.ProgressColumn(
+                    "Sure",
+                    help="How likely the moment is what it is tagged as (calibrated "
+                    "on labeled calls).",
+                    min_value=0.0,
+                    max_value=1.0,
+                    format="percent",
+                ),
                 "why": "Why",
                 "quote": st.column_config.TextColumn("Quote", width="large"),
                 "call_date": st.column_config.DateColumn("Call"),

@@ -8,11 +8,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from analyzer.calibration import KINDS
 from analyzer.pipeline import redacted_audio_path, redaction
 from analyzer.store import CallFilter
 from analyzer.ui.common import (
     CATEGORY_LABELS,
     ROLE_LABELS,
+    SURE_COLUMN,
     call_warnings,
     fmt_date,
     for_display,
@@ -65,7 +67,7 @@ def badge(term: str, category: str) -> str:
 def marked_text(mention) -> str:
     """What to highlight in the turn: the matched words, or the sentence a smart tracker chose
     (a reply's snippet quotes the question too, so nothing is highlighted for it)."""
-    if mention.found_by.startswith("reply"):
+    if mention.found_by == KINDS["reply"]:
         return ""
     return mention.term if mention.term else mention.snippet
 
@@ -191,12 +193,13 @@ with found:
         st.dataframe(
             shown,
             hide_index=True,
-            column_order=["at", "topic", "term", "found_by", "snippet"],
+            column_order=["at", "topic", "term", "found_by", "sure", "snippet"],
             column_config={
                 "at": "At",
                 "topic": "Topic",
                 "term": "Term",
                 "found_by": "Found by",
+                "sure": SURE_COLUMN,
                 "snippet": st.column_config.TextColumn("Quote"),
             },
         )

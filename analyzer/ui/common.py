@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analyzer.calibration import KINDS, kind_of
 from analyzer.config import default_db_path
+from analyzer.records import Mention
 from analyzer.risk import AccountRisk, ranked
 from analyzer.risk import call_warnings as warnings_for_call
 from analyzer.store import CallFilter, Queries, Scope, Store
@@ -185,25 +187,35 @@ def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
     )
 
 
-def found_by(tracker: str, method: str, score: float) -> str:
-    """How a mention was found, in words: a keyword, a smart tracker (with its probability),
-    or a short reply that took the topic of the question it answers."""
-    if tracker.endswith("(reply)"):
-        return "reply"
-    return f"smart {score:.2f}" if method == "semantic" else "keyword"
+def found_by(tracker: str, method: str, score: float, category: str) -> str:
+    """How a mention was found, in words: a keyword phrase, a misheard name, a smart tracker,
+    a short reply that took the topic of the question it answers, or a hypothetical the call
+    showed was meant."""
+    mention = Mention(0, category, tracker, "", 0.0, 0.0, "", score, method)
+    return KINDS[kind_of(mention)]
 
 
 def for_display(mentions: pd.DataFrame) -> pd.DataFrame:
-    """Mentions with a topic label, how each was found, and no term for smart trackers (their
+    """Mentions with a topic label, how each was found, how sure it is (its calibrated
+    probability; the raw score where none was fitted), and no term for smart trackers (their
     `term` is the category itself)."""
+    columns = ("tracker", "method", "score", "category")
     return mentions.assign(
         topic=mentions["category"].map(lambda c: CATEGORY_LABELS.get(c, c)),
-        found_by=[
-            found_by(*row)
-            for row in zip(mentions["tracker"], mentions["method"], mentions["score"], strict=True)
-        ],
+        found_by=[found_by(*row) for row in zip(*(mentions[c] for c in columns), strict=True)],
+        sure=mentions["probability"].fillna(mentions["score"]),
         term=mentions["term"].where(mentions["method"] != "semantic", ""),
     )
+
+
+SURE_COLUMN = st.column_config.ProgressColumn(
+    "Sure",
+    help="How likely the moment is what it is tagged as: calibrated on labeled calls "
+    "(docs/topics.md). A team's topic thresholds hide moments below theirs.",
+    min_value=0.0,
+    max_value=1.0,
+    format="percent",
+)
 
 
 def moments_table(frame: pd.DataFrame, key: str) -> None:
@@ -225,6 +237,7 @@ def moments_table(frame: pd.DataFrame, key: str) -> None:
             "topic",
             "term",
             "found_by",
+            "sure",
             "role",
             "snippet",
             "second",
@@ -236,6 +249,7 @@ def moments_table(frame: pd.DataFrame, key: str) -> None:
             "topic": "Topic",
             "term": "Term",
             "found_by": "Found by",
+            "sure": SURE_COLUMN,
             "role": "Who",
             "snippet": st.column_config.TextColumn("Quote", width="large"),
             "second": st.column_config.NumberColumn("At (s)", format="%d"),

@@ -138,6 +138,35 @@ with st.expander("Teach a topic, or add examples to one"):
                 f"{mine.cv_f1:.2f}. Re-tag to apply them to stored calls."
             )
 
+st.subheader("How sure a moment must be")
+user = signed_in()[0]
+team = user.team if user.role == "manager" else None
+st.caption(
+    "Every moment carries the probability that it is what it is tagged as, calibrated on "
+    "labeled calls; moments below their topic's threshold are not kept. "
+    + (f"These are team {team}'s thresholds." if team else "These are the workspace's; a "
+       "manager may set their own team's.")
+)  # fmt: skip
+chosen = store.thresholds(team)
+with st.form("thresholds"):
+    values = {
+        category: st.slider(
+            CATEGORY_LABELS.get(category, category),
+            min_value=0.0,
+            max_value=1.0,
+            step=0.05,
+            value=float(chosen.get(category, tracker_set.rules_for(category).threshold)),
+            key=f"threshold_{category}",
+        )
+        for category in tracker_set.categories
+    }
+    if st.form_submit_button("Save thresholds"):
+        workspace = store.thresholds() if team else {}
+        for category, value in values.items():
+            inherited = workspace.get(category, tracker_set.rules_for(category).threshold)
+            store.set_threshold(category, None if value == inherited else value, team)
+        st.success("Saved. Re-tag to apply them to stored calls.")
+
 st.divider()
 if st.button("Re-tag all calls", help="Apply the trackers in force to every stored call."):
     with st.spinner("Re-tagging every stored call…"):
