@@ -58,35 +58,53 @@ def matches(words: Sequence[Word], others: Sequence[Word]) -> list[int | None]:
     return found
 
 
-def _runs(matched: list[int | None]) -> list[tuple[int, int]]:
-    """(first, last) index ranges of words that match, MIN_RUN or more of them, allowing MAX_GAP
-    unmatched words inside."""
-    runs, start, gap, count = [], None, 0, 0
-    for i, partner in enumerate([*matched, None]):
-        if partner is not None and i < len(matched):
-            start = i if start is None else start
-            last, gap, count = i, 0, count + 1
-            continue
-        gap += 1
-        if start is not None and (gap > MAX_GAP or i == len(matched)):
-            if count >= MIN_RUN:
-                runs.append((start, last))
-            start, count = None, 0
+def _runs(sides: list[int | None]) -> list[tuple[int, int]]:
+    """(first, last) index ranges of matched words whose copy is on the same side (`sides`:
+    per word, the quieter side of its match, or None), MIN_RUN or more of them, allowing
+    MAX_GAP unmatched words inside. A change of side ends a run: one channel can carry its own
+    words and, right after, its copy of the other's."""
+    runs: list[tuple[int, int]] = []
+    current: list[int] = []  # the matched words of the run being read
+    for i, quieter in enumerate([*sides, None]):
+        ends = i == len(sides) or (current and (
+            (quieter is None and i - current[-1] > MAX_GAP)
+            or (quieter is not None and quieter != sides[current[0]])
+        ))  # fmt: skip
+        if ends:
+            if len(current) >= MIN_RUN:
+                runs.append((current[0], current[-1]))
+            current = []
+        if i < len(sides) and quieter is not None:
+            current.append(i)
     return runs
 
 
 def find_copies(
     left: Sequence[Word], right: Sequence[Word], left_db: np.ndarray, right_db: np.ndarray
 ) -> list[Copy]:
-    """Runs of words said on both channels at once; each is the copy on the channel where the
-    words are quieter (levels: dB per LEVEL_FRAME_S frame, as `frame_levels_db` gives)."""
+    """Runs of words said on both channels at once; each word is the copy on the channel where
+    it is quieter (levels: dB per LEVEL_FRAME_S frame, as `frame_levels_db` gives). A Copy spans
+    the copied words on its own channel."""
+    partners = matches(left, right)
+    sides: list[int | None] = []
+    for word, partner in zip(left, partners, strict=True):
+        if partner is None:
+            sides.append(None)
+            continue
+        frames = _frames(min(word.start_s, right[partner].start_s),
+                         max(word.end_s, right[partner].end_s))  # fmt: skip
+        sides.append(0 if _loudness(left_db[frames]) < _loudness(right_db[frames]) else 1)
     copies = []
-    for first, last in _runs(matches(left, right)):
-        start_s, end_s = left[first].start_s, left[last].end_s
-        frames = slice(int(start_s / LEVEL_FRAME_S), int(end_s / LEVEL_FRAME_S) + 1)
-        quieter = 0 if _loudness(left_db[frames]) < _loudness(right_db[frames]) else 1
-        copies.append(Copy(quieter, start_s, end_s, last - first + 1))
+    for first, last in _runs(sides):
+        pairs = [(i, partners[i]) for i in range(first, last + 1) if partners[i] is not None]
+        side = sides[first]
+        copied = [left[i] if side == 0 else right[j] for i, j in pairs]
+        copies.append(Copy(side, copied[0].start_s, copied[-1].end_s, len(pairs)))
     return copies
+
+
+def _frames(start_s: float, end_s: float) -> slice:
+    return slice(int(start_s / LEVEL_FRAME_S), int(end_s / LEVEL_FRAME_S) + 1)
 
 
 def _loudness(levels_db: np.ndarray) -> float:
@@ -111,6 +129,6 @@ def drop_bleed(
 
 
 def _inside(word: Word, spans: Sequence[tuple[float, float]]) -> bool:
-    """Whether the word sits in one of the spans (its middle, give or take a copy's shift)."""
+    """Whether the word's middle falls inside one of the spans."""
     middle = (word.start_s + word.end_s) / 2
-    return any(start - MAX_SHIFT_S / 2 <= middle <= end + MAX_SHIFT_S / 2 for start, end in spans)
+    return any(start <= middle <= end for start, end in spans)

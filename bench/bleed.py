@@ -5,8 +5,10 @@
 Each two-channel recording is split and gated as ingest does, each side transcribed (bundled
 tiny.en, vocabulary prompt), and the sides' utterances compared before and after
 `analyzer.bleed.drop_bleed`: an utterance is a duplicate when at least half of its words (and
-three or more) are said on the other channel at the same time. Defaults to the stereo sample
-calls and, when `../shared` is beside the checkout, the public dual-channel call.
+three or more) are said on the other channel at the same time (the original and its copy both
+count). For sample calls the gold turns say who really spoke: a dropped run is right when the
+other side was speaking then. Defaults to the stereo sample calls and, when `../shared` is
+beside the checkout, the public dual-channel call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from analyzer.bleed import drop_bleed, matches
+from analyzer.evaluate import read_gold_call
 from analyzer.sources import load_audio
 from analyzer.speakers import split_sides
 from analyzer.trackers import load_trackers
@@ -56,9 +59,9 @@ def main() -> None:
     if not args.files and PUBLIC_CALL.exists():
         files.append(PUBLIC_CALL)
     model, prompt = load_model(None), vocabulary_prompt(load_trackers().names())
-    print("| call | utterances | duplicated before | after | runs dropped |")
-    print("|---|---|---|---|---|")
-    totals = [0, 0, 0, 0]
+    print("| call | utterances | duplicated before | after | runs dropped | from the right side |")
+    print("|---|---|---|---|---|---|")
+    totals = [0, 0, 0, 0, 0]
     for path in files:
         sides = split_sides(load_audio(path))
         if len(sides) != 2:
@@ -68,11 +71,36 @@ def main() -> None:
         before, count, texts = duplicates(words)
         kept, copies = drop_bleed(words, [side.samples for side in sides])
         after, _, _ = duplicates(kept)
-        print(f"| {path.name} | {count} | {before} | {after} | {len(copies)} |", flush=True)
+        right = rightly_dropped(path, copies)
+        print(
+            f"| {path.name} | {count} | {before} | {after} | {len(copies)} | "
+            f"{'-' if right is None else right} |",
+            flush=True,
+        )
         for text in texts:
             print(f"  duplicated: {text}")
-        totals = [totals[0] + count, totals[1] + before, totals[2] + after, totals[3] + len(copies)]
-    print(f"| all | {totals[0]} | {totals[1]} | {totals[2]} | {totals[3]} |")
+        row = [count, before, after, len(copies), right or 0]
+        totals = [a + b for a, b in zip(totals, row, strict=True)]
+    print(f"| all | {' | '.join(map(str, totals))} |")
+
+
+def rightly_dropped(path: Path, copies) -> int | None:
+    """How many dropped runs fell while the gold says the other side spoke (sample calls:
+    rep on the left channel)."""
+    gold = ROOT / "sample_calls" / "gold" / f"{path.stem.split('_', 1)[-1]}.json"
+    if not gold.exists():
+        return None
+    turns = read_gold_call(gold).utterances
+    right = 0
+    for copy in copies:
+        said = {"rep": 0.0, "customer": 0.0}
+        for turn in turns:
+            overlap = min(turn.end_s, copy.end_s) - max(turn.start_s, copy.start_s)
+            said[turn.role] += max(overlap, 0.0)
+        copied_role = ("rep", "customer")[copy.copy_side]
+        other = ("customer", "rep")[copy.copy_side]
+        right += said[other] > said[copied_role]
+    return right
 
 
 if __name__ == "__main__":

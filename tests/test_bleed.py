@@ -76,3 +76,16 @@ def test_a_copy_that_misheard_one_word_is_still_a_copy():
     right = channel([(1.0, 4.0, 0.02)])
     kept, _ = drop_bleed([rep, bleed], [left, right])
     assert kept[1] == []
+
+
+def test_a_channel_that_says_its_own_words_then_copies_the_others_loses_only_the_copy():
+    # the rep speaks 1-3 s and the customer answers 3.2-5 s; each channel also carries the
+    # other's words faintly, so both transcriptions hold one long run of shared words
+    rep = words("so the renewal price would be", 1.0)
+    customer = words("we came in under the number", 3.2)
+    left = channel([(1.0, 3.0, 0.3), (3.2, 5.0, 0.03)])
+    right = channel([(1.0, 3.0, 0.03), (3.2, 5.0, 0.3)])
+    kept, copies = drop_bleed([rep + customer, rep + customer], [left, right])
+    assert texts(kept[0]) == texts(rep)
+    assert texts(kept[1]) == texts(customer)
+    assert sorted(c.copy_side for c in copies) == [0, 1]
