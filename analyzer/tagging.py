@@ -135,17 +135,19 @@ class KeywordTagger:
         """The mentions, and the matches rejected as negated, hypothetical or another sense."""
         mentions: list[Mention] = []
         rejected: list[Rejected] = []
+        named: set[str] = set()  # names said plainly so far: the call is about that vendor
         docs = self.nlp.pipe((u.text for u in utterances), batch_size=128)
         for index, (utterance, doc) in enumerate(zip(utterances, docs, strict=True)):
-            found, refused = self._tag_one(index, utterance, doc)
+            found, refused = self._tag_one(index, utterance, doc, frozenset(named))
             mentions.extend(found)
             rejected.extend(refused)
+            named.update(m.tracker for m in found if m.category == "competitor" and m.score == 1)
         return mentions, rejected
 
     # --- one utterance -------------------------------------------------------------------------
 
     def _tag_one(
-        self, index: int, utterance: Utterance, doc: Doc
+        self, index: int, utterance: Utterance, doc: Doc, named: frozenset[str] = frozenset()
     ) -> tuple[list[Mention], list[Rejected]]:
         candidates: list[tuple[Tracker, Span, float, bool]] = []
         for matcher in (self._lower, self._lemma):
@@ -173,7 +175,7 @@ class KeywordTagger:
                 continue
             if tracker.with_competitor and span.sent.start not in named_sentences:
                 continue
-            reason = self._rejection(tracker, span, exact, utterance)
+            reason = self._rejection(tracker, span, exact, utterance, tracker.name in named)
             if not reason and any(_takes_back(d, span) for d in denied.get(tracker.category, ())):
                 reason = "denied"  # "we're renewing, no plans to cancel"
             if reason:
@@ -245,6 +247,8 @@ class KeywordTagger:
             tracker, code = self._names[key]
             if not candidate_code or candidate_code[0] != code[0]:
                 continue
+            if candidate.startswith(key) and len(candidate) > len(key):
+                continue  # the name and a suffix is another word: "clarity" is not Clari
             similarity = (char_score + fuzz.ratio(candidate_code, code)) / 2
             if similarity >= cutoff and (best is None or similarity / 100 > best[1]):
                 best = (tracker, similarity / 100)
@@ -253,7 +257,7 @@ class KeywordTagger:
     # --- the judgement calls -------------------------------------------------------------------
 
     def _rejection(
-        self, tracker: Tracker, span: Span, exact: bool, utterance: Utterance
+        self, tracker: Tracker, span: Span, exact: bool, utterance: Utterance, named: bool = False
     ) -> str | None:
         """Why this match is not a mention, or None when it is one."""
         if not said_by_allows(tracker.said_by, utterance.role):
@@ -275,15 +279,18 @@ class KeywordTagger:
             if is_hypothetical(span):
                 return "hypothetical"
         if tracker.is_name and (tracker.ambiguous or not exact):
-            return None if self._used_as_name(span, exact) else "other sense"
+            return None if self._used_as_name(span, exact, named) else "other sense"
         return None
 
-    def _used_as_name(self, span: Span, exact: bool) -> bool:
-        """An ambiguous or misheard name counts only where it reads as a product name."""
+    def _used_as_name(self, span: Span, exact: bool, named: bool = False) -> bool:
+        """An ambiguous or misheard name counts only where it reads as a product name: in
+        tool talk, or, spelled right, once the call has named that vendor plainly (`named`)."""
         doc = span.doc
-        # A predicate is not a name: "the data is gone", "we're going to", "it's all gone".
+        # A predicate is not a name: "the data is gone", "we're going to", "it's all gone"
+        # (a name said on its own is: "And, Otter, when is that up for renewal?").
         for token in span:
-            if token.dep_ in PREDICATE_DEPS or any(
+            said_alone = exact and token.pos_ == "PROPN" and token.dep_ == "ROOT"
+            if (token.dep_ in PREDICATE_DEPS and not said_alone) or any(
                 child.dep_ in SUBJECT_DEPS and child.tag_ != "TO" for child in token.children
             ):
                 return False
@@ -299,7 +306,7 @@ class KeywordTagger:
         if modifies and _in(span.root.head, context):
             return True  # "a Gong quote", "their Outreach seats"
         capitalized_mid_sentence = span.text[:1].isupper() and not span[0].is_sent_start
-        if exact and capitalized_mid_sentence and not modifies:
+        if exact and ((capitalized_mid_sentence and not modifies) or named):
             return True
         # Tool talk anywhere in the turn counts: "Gone itself was fine. It just cost too much."
         return any(_in(token, context) for token in doc if not (span.start <= token.i < span.end))

@@ -142,6 +142,7 @@ def _stretch_words(samples, model, prompt: str | None) -> list[Word]:
     from faster_whisper.vad import VadOptions
 
     options = dict(
+        language="en",  # the trackers are English; a multilingual model must not guess
         beam_size=1,
         word_timestamps=True,
         initial_prompt=prompt,

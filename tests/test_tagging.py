@@ -257,7 +257,7 @@ def test_prospects_carry_no_churn_signal(trackers, tagger):
 
 
 def test_a_competitor_courting_an_existing_customer_is_churn(trackers, tagger):
-    turn = [Utterance("s", "customer", 0.0, 5.0, "Gong came to us with an aggressive number.")]
+    turn = [Utterance("s", "customer", 0.0, 5.0, "Gong reached out to us with an aggressive number.")]
     customer = trackers.call_context("cs", None, earlier_cs_call=False)
     prospect = trackers.call_context("sales", "Discovery call", earlier_cs_call=False)
     assert "churn_signal" in {m.category for m in tagger.tag(turn, customer)}
