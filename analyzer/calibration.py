@@ -5,8 +5,9 @@ misheard name, a head's probability for a smart tracker (calibrated on example s
 read unlike whole calls). Each mention is given the share of mentions like it that were right on
 labeled calls (`models/labeled/`, never the held-out sets): per category and kind of match, a
 logistic fit over the logit of the raw score, its slope kept at zero or above, so that a higher
-raw score never makes a moment less sure. Kinds with few labeled mentions borrow the category's
-figure, shrunk toward it by a prior worth PRIOR_WEIGHT mentions.
+raw score never makes a moment less sure, and pulled toward the raw score itself by a prior
+worth RAW_PRIOR_WEIGHT mentions. A kind whose raw score does not vary (a keyword phrase) gets
+its share of right mentions, shrunk toward its category's by a prior worth PRIOR_WEIGHT.
 
 `analyzer train` refits it after the heads change and keeps it in the smart trackers' file;
 `probability` is what the app shows, what risk weighs each moment by, and what a team's topic
@@ -32,6 +33,7 @@ KINDS = {
     "confirmed": "hypothetical, said for real in the call",
 }
 PRIOR_WEIGHT = 4.0  # how many mentions the category's figure counts for in a kind's estimate
+RAW_PRIOR_WEIGHT = 20.0  # how many mentions a varying raw score's own word counts for
 MIN_SPREAD = 0.25  # raw logits varying less than this: one probability for the kind
 
 
@@ -109,7 +111,16 @@ def _fit_group(samples: list[tuple[float, bool]], prior: float) -> Fit:
         return flat
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=1.0).fit([[x] for x in logits], [r for _, r in samples])
+    # The raw score's own word as a prior worth RAW_PRIOR_WEIGHT mentions: at each labeled
+    # score, pseudo-mentions right as often as the score says. A few labeled mentions then
+    # bend the raw scale rather than replace it; many outweigh it.
+    pseudo = RAW_PRIOR_WEIGHT / len(samples)
+    xs, ys, weights = [], [], []
+    for (score, right), x in zip(samples, logits, strict=True):
+        xs += [[x], [x], [x]]
+        ys += [int(right), 1, 0]
+        weights += [1.0, pseudo * score, pseudo * (1 - score)]
+    model = LogisticRegression(C=1.0).fit(xs, ys, sample_weight=weights)
     slope = float(model.coef_[0][0])
     if slope <= 0:
         return flat

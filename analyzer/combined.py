@@ -92,8 +92,9 @@ class CombinedTagger:
             found += self._semantic(utterances, found, rejected)
         found = self._one_per_topic(found)
         found += self._replies(utterances, found)
-        found += self._confirmed_hypotheticals(utterances, found, rejected)
         found = self._sure_enough(in_context(found, self.trackers, context), context)
+        confirmed = self._confirmed_hypotheticals(utterances, found, rejected)
+        found += self._sure_enough(in_context(confirmed, self.trackers, context), context)
         return sorted(found, key=lambda m: (m.utterance_idx, m.start_s, m.category))
 
     def _sure_enough(self, found: list[Mention], context: CallContext | None) -> list[Mention]:
@@ -222,7 +223,7 @@ class CombinedTagger:
                     utterance_idx=r.utterance_idx,
                     category=r.category,
                     tracker=f"{r.tracker} (hypothetical, said for real in the call)",
-                    term=r.category,
+                    term=r.matched,
                     start_s=start_s,
                     end_s=end_s,
                     snippet=r.text,

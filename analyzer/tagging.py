@@ -77,7 +77,8 @@ class Rejected:
     end_char: int
     reason: str  # "negated", "hypothetical", "other sense", "a rep's question" or "denied"
     tracker: str = ""
-    text: str = ""
+    text: str = ""  # the sentence around it
+    matched: str = ""  # the words matched
 
 
 def _squash(text: str) -> str:
@@ -189,6 +190,7 @@ class KeywordTagger:
                             reason,
                             tracker.name,
                             snippet(span),
+                            span.text.lower(),
                         )
                     )
                 continue

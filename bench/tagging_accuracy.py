@@ -3,8 +3,9 @@
     python -m bench.tagging_accuracy [--audio-db demo.duckdb]
 
 Labeled sets (utterance level, P / R / F1 per category):
-- dev, looked at while building the trackers: `models/labeled/labeled_dev.jsonl` (110 turns) and
-  `models/labeled/labeled_calls_a.jsonl` (8 calls, 281 turns);
+- dev, looked at while building the trackers and fitting the calibration:
+  `models/labeled/labeled_dev.jsonl` (110 turns) and `models/labeled/labeled_calls_a.jsonl`
+  (8 calls, 281 turns);
 - held out, never looked at turn by turn: `tests/data/labeled_heldout.jsonl` (110 turns),
   `tests/data/labeled_calls_b.jsonl` (8 calls, 286 turns) and the 24 sample calls' gold
   transcripts (755 turns). Every set was written by someone who never saw the examples.
@@ -30,6 +31,7 @@ from analyzer.evaluate import (
     gold_contexts,
     read_gold,
     read_gold_call,
+    tag_gold,
 )
 from analyzer.pipeline import Ingestor
 from analyzer.sources import make_meta
@@ -39,6 +41,8 @@ from analyzer.trackers import Tracker, TrackerSet, load_trackers
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
+LABELED = ROOT / "models" / "labeled"  # dev: the calibration is fitted on these
+HELD_OUT = ("labeled_heldout", "labeled_calls_b")
 REFERENCE = ROOT.parent / "shared" / "data" / "reference_call"
 CATEGORIES = ["competitor", "pricing", "demo", "pain_point", "churn_signal"]
 ROLE_OF = {"REP": "rep", "CUS": "customer"}
@@ -109,6 +113,35 @@ def reference_call() -> GoldCall:
     return GoldCall("reference", REFERENCE / "call_piper2_turns.json", utterances, "sales")
 
 
+def calibration_table(held_out: dict, sample_turns: list[GoldUtterance], contexts) -> str:
+    """How well the probabilities say how often a moment is right, on the held-out text sets:
+    per category and band of probability, the mentions, their mean probability and the share
+    that were right (the gold utterance carries the category)."""
+    bands = ((0.5, 0.7), (0.7, 0.9), (0.9, 1.01))
+    counts: dict[tuple[str, tuple], list[tuple[float, bool]]] = {}
+    sets = [(gold, None) for gold in held_out.values()] + [(sample_turns, contexts)]
+    for gold, known in sets:
+        tagger = taggers(gold)["combined"]
+        for truth, mentions in zip(gold, tag_gold(tagger, gold, known), strict=True):
+            for m in mentions:
+                band = next(b for b in bands if b[0] <= m.probability < b[1])
+                counts.setdefault((m.category, band), []).append(
+                    (m.probability, m.category in truth.labels)
+                )
+    lines = ["#### calibration on the held-out text sets (combined, every mention kept)", "",
+             "| category | probability | mentions | mean probability | right |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for category in CATEGORIES:
+        for band in bands:
+            found = counts.get((category, band), [])
+            if found:
+                mean = sum(p for p, _ in found) / len(found)
+                right = sum(r for _, r in found) / len(found)
+                lines.append(f"| {category} | {band[0]:.1f}-{min(band[1], 1):.1f} | "
+                             f"{len(found)} | {mean:.2f} | {right:.2f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--audio-db", type=Path, help="the sample calls ingested from audio")
@@ -123,13 +156,15 @@ def main() -> None:
         report.append(table(f"{title} ({len(gold)} turns, text)", results))
 
     for split in ("labeled_dev", "labeled_calls_a"):
-        text_table(f"dev: {split}", read_gold(DATA / f"{split}.jsonl"))
-    for split in ("labeled_heldout", "labeled_calls_b"):
-        text_table(f"held out: {split}", read_gold(DATA / f"{split}.jsonl"))
+        text_table(f"dev: {split}", read_gold(LABELED / f"{split}.jsonl"))
+    held_out = {split: read_gold(DATA / f"{split}.jsonl") for split in HELD_OUT}
+    for split, gold in held_out.items():
+        text_table(f"held out: {split}", gold)
     calls = sample_gold()
     trackers = load_trackers()
     contexts = gold_contexts(calls, trackers)
     text_table("held out: sample calls, gold transcripts", as_turns(calls), contexts)
+    report.append(calibration_table(held_out, as_turns(calls), contexts))
     if args.audio_db:
         store = Store(args.audio_db)
         results = {

@@ -196,3 +196,29 @@ def test_workers_store_what_one_process_stores(workdir, tmp_path):
 
     assert "3 ingested, 1 skipped, 1 failed" in alone.output
     assert stored(workdir / "workers.duckdb") == stored(workdir / "calls.duckdb")
+
+
+def test_every_mention_is_stored_with_its_calibrated_probability(workdir):
+    assert run("ingest", workdir / "meeting.vtt", "--rep", "Priya Shah").exit_code == 0
+    rows = query(workdir, "SELECT category, score, probability FROM mentions")
+    assert rows and all(0.0 < probability <= 1.0 for _, _, probability in rows)
+
+
+def test_a_teams_threshold_keeps_only_moments_that_sure_enough(workdir):
+    assert run("users", "team", "East", "Priya Shah").exit_code == 0
+    result = run("thresholds", "pricing", "0.99", "--team", "East")
+    assert result.exit_code == 0, result.output
+    shown = run("thresholds", "--team", "East").output
+    assert "0.99" in shown and "team East" in shown
+    assert run("ingest", workdir / "meeting.vtt", "--rep", "Priya Shah").exit_code == 0
+    categories = {c for (c,) in query(workdir, "SELECT category FROM mentions")}
+    assert "competitor" in categories and "pricing" not in categories
+    # cleared, the default applies again to stored calls after a retag
+    assert run("thresholds", "pricing", "default", "--team", "East").exit_code == 0
+    assert run("retag").exit_code == 0
+    assert "pricing" in {c for (c,) in query(workdir, "SELECT category FROM mentions")}
+
+
+def test_a_threshold_must_be_a_probability(workdir):
+    result = CliRunner().invoke(cli, ["thresholds", "pricing", "2"])
+    assert result.exit_code != 0 and "between 0 and 1" in result.output

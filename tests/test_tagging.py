@@ -257,7 +257,8 @@ def test_prospects_carry_no_churn_signal(trackers, tagger):
 
 
 def test_a_competitor_courting_an_existing_customer_is_churn(trackers, tagger):
-    turn = [Utterance("s", "customer", 0.0, 5.0, "Gong reached out to us with an aggressive number.")]
+    said = "Gong reached out to us with an aggressive number."
+    turn = [Utterance("s", "customer", 0.0, 5.0, said)]
     customer = trackers.call_context("cs", None, earlier_cs_call=False)
     prospect = trackers.call_context("sales", "Discovery call", earlier_cs_call=False)
     assert "churn_signal" in {m.category for m in tagger.tag(turn, customer)}
@@ -288,3 +289,16 @@ def test_look_alikes_are_not_the_topic(tagger, text, category):
 )
 def test_a_vendor_as_a_modifier_or_making_a_sales_move_is_named(tagger, text, name):
     assert terms(tagger, text) == [name]
+
+
+def test_a_hypothetical_counts_when_the_call_shows_the_customer_leaving(trackers, tagger):
+    from analyzer.combined import CombinedTagger
+
+    combined = CombinedTagger(tagger)
+    question = Utterance("c", "customer", 9.0, 12.0, "If we ever cancel, what happens to our data?")
+    leaving = Utterance("c", "customer", 0.0, 5.0, "We won't be renewing in March.")
+    customer = trackers.call_context("cs", None, earlier_cs_call=False)
+    alone = combined.tag([question], customer)
+    with_intent = combined.tag([leaving, question], customer)
+    assert "churn_signal" not in {m.category for m in alone}
+    assert [m.utterance_idx for m in with_intent if m.category == "churn_signal"] == [0, 1]
