@@ -25,12 +25,12 @@ from analyzer.config import models_dir
 from analyzer.errors import TrackerError
 from analyzer.records import Mention
 
-KINDS = {
-    "phrase": "keyword phrase",
+KINDS = {  # how a mention was found, as the app says it
+    "phrase": "keyword",
     "name": "misheard name",
     "smart": "smart tracker",
-    "reply": "reply to a question",
-    "confirmed": "hypothetical, said for real in the call",
+    "reply": "reply",
+    "confirmed": "hypothetical, meant",
 }
 PRIOR_WEIGHT = 4.0  # how many mentions the category's figure counts for in a kind's estimate
 RAW_PRIOR_WEIGHT = 20.0  # how many mentions a varying raw score's own word counts for

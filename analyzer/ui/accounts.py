@@ -29,7 +29,8 @@ where = sidebar_filters(options, categories=False)
 st.subheader("Accounts by churn risk")
 st.caption(
     "Risk 0-100 from churn signals and competitor talk in customer-success calls, customer tone "
-    "across calls, and silence beyond the account's usual cadence; recent moments weigh more. "
+    "across calls, and silence beyond the account's usual cadence; recent moments, and moments "
+    "we are surer of, weigh more. "
     "Open an account for the moments behind its score."
 )
 SHOWN = EXPLAINED  # accounts with their evidence below the table; the rest by filtering

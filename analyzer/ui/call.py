@@ -193,7 +193,7 @@ with found:
         st.dataframe(
             shown,
             hide_index=True,
-            column_order=["at", "topic", "term", "found_by", "sure", "snippet"],
+            column_order=["at", "topic", "sure", "term", "found_by", "snippet"],
             column_config={
                 "at": "At",
                 "topic": "Topic",
